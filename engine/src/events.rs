@@ -1,0 +1,121 @@
+//! A conversation's events, as the contract (§1) puts them on the wire.
+//!
+//! An event gets its `seq` from its conversation and is persisted before any socket
+//! sees it; replay re-sends the stored JSON unchanged.
+
+use serde::{Deserialize, Serialize};
+
+use crate::views::{CartView, ProductView};
+
+/// The contract's error codes (§1). Each has one HTTP status and one meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    OutOfStock,
+    VariantRequired,
+    EmptyCart,
+    RateLimited,
+    QuotaExceeded,
+    TooLarge,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::VariantRequired => "variant_required",
+            ErrorCode::EmptyCart => "empty_cart",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// The body of an event; `seq` is added by [`SeqEvent`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    #[serde(rename = "ack")]
+    Ack { id: String },
+    #[serde(rename = "assistant.start")]
+    AssistantStart { turn: u64 },
+    #[serde(rename = "assistant.delta")]
+    AssistantDelta { turn: u64, text: String },
+    #[serde(rename = "assistant.end")]
+    AssistantEnd { turn: u64, text: String },
+    #[serde(rename = "products")]
+    Products { turn: u64, items: Vec<ProductView> },
+    #[serde(rename = "cart")]
+    Cart { cart: CartView },
+    #[serde(rename = "order")]
+    Order { order_id: String, total_minor: i64, currency: String, payment_url: Option<String> },
+    #[serde(rename = "error")]
+    Error { code: ErrorCode, message: String, id: Option<String> },
+    #[serde(rename = "handover")]
+    Handover { state: String },
+    #[serde(rename = "staff.message")]
+    StaffMessage { name: String, text: String },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Ack { .. } => "ack",
+            Event::AssistantStart { .. } => "assistant.start",
+            Event::AssistantDelta { .. } => "assistant.delta",
+            Event::AssistantEnd { .. } => "assistant.end",
+            Event::Products { .. } => "products",
+            Event::Cart { .. } => "cart",
+            Event::Order { .. } => "order",
+            Event::Error { .. } => "error",
+            Event::Handover { .. } => "handover",
+            Event::StaffMessage { .. } => "staff.message",
+        }
+    }
+}
+
+/// An event with its place in the conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeqEvent {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl SeqEvent {
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_as_the_contract_says() {
+        let e = SeqEvent { seq: 7, event: Event::Ack { id: "c1".into() } };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v, serde_json::json!({"type":"ack","id":"c1","seq":7}));
+        let e = SeqEvent {
+            seq: 8,
+            event: Event::Error { code: ErrorCode::VariantRequired, message: "m".into(), id: None },
+        };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v, serde_json::json!({"type":"error","code":"variant_required","message":"m","id":null,"seq":8}));
+    }
+}

@@ -1,0 +1,203 @@
+//! The relational store port. Two adapters implement it, SQLite (embedded default) and
+//! PostgreSQL, and one conformance suite (`engine/tests/store`) runs on both.
+//!
+//! Architecture invariant: every method that touches a tenant's data takes that
+//! `TenantId` and scopes its query by it; a row of another tenant is never read,
+//! changed or counted.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    Cart, CommandId, ConversationId, Currency, DeploymentId, Order, OrderId, Product, ProductId, Sku,
+    TenantId,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A checkout found a variant with less stock than the cart holds.
+    #[error("only {available} of {sku} in stock")]
+    OutOfStock { sku: String, available: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The shop's bot and catalog settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    pub bot_name: String,
+    pub greeting: String,
+    pub persona: String,
+    pub language: String,
+    pub currency: Currency,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            bot_name: "Aisle".into(),
+            greeting: "Hi! I can help you find products, answer questions and check out.".into(),
+            persona: String::new(),
+            language: "en".into(),
+            currency: Currency::USD,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub plan: String,
+    pub status: String,
+    pub settings: TenantSettings,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// `pk_…`: public, shipped in the shop's page.
+    pub key: String,
+    /// Exact origins (`https://shop.example`); empty allows any.
+    pub allowed_origins: Vec<String>,
+    pub revoked: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationRecord {
+    pub id: ConversationId,
+    pub tenant_id: TenantId,
+    pub deployment_id: DeploymentId,
+    pub started_at: DateTime<Utc>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub messages: i64,
+    /// The assistant's dialogue state (last products shown, a pending question),
+    /// opaque JSON owned by the turn pipeline.
+    pub dialogue_state: String,
+}
+
+/// One event of a conversation's log, as sent on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub kind: String,
+    pub json: String,
+    /// The client command this event acknowledges (only `ack` events carry one).
+    pub command_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Shopper,
+    Assistant,
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Shopper => "shopper",
+            Role::Assistant => "assistant",
+            Role::Staff => "staff",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "shopper" => Some(Role::Shopper),
+            "assistant" => Some(Role::Assistant),
+            "staff" => Some(Role::Staff),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TranscriptMessage {
+    pub role: Role,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The outcome of importing one product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which engine this is (`sqlite`, `postgres`), for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- tenants and deployments -------------------------------------------------
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn get_tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
+    async fn update_tenant_settings(&self, id: &TenantId, settings: &TenantSettings) -> StoreResult<()>;
+    async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<()>;
+    async fn deployment_by_key(&self, key: &str) -> StoreResult<Option<Deployment>>;
+    async fn list_deployments(&self, tenant: &TenantId) -> StoreResult<Vec<Deployment>>;
+    async fn revoke_deployment(&self, tenant: &TenantId, id: &DeploymentId) -> StoreResult<()>;
+
+    // --- catalog -----------------------------------------------------------------
+    /// Inserts or, when the tenant already has a product with this SKU, updates it
+    /// (keeping its id and the ids of variants whose SKU is unchanged). The product's
+    /// `id`, and its variants' ids, are replaced by the stored ones where they exist.
+    /// Bumps the tenant's catalog version.
+    async fn upsert_product(&self, product: &mut Product) -> StoreResult<Upserted>;
+    async fn get_product(&self, tenant: &TenantId, id: &ProductId) -> StoreResult<Option<Product>>;
+    async fn product_by_sku(&self, tenant: &TenantId, sku: &Sku) -> StoreResult<Option<Product>>;
+    /// Products ordered by SKU, after `after_sku` (a cursor), at most `limit`.
+    async fn list_products(&self, tenant: &TenantId, after_sku: Option<&str>, limit: u32) -> StoreResult<Vec<Product>>;
+    async fn delete_product(&self, tenant: &TenantId, id: &ProductId) -> StoreResult<()>;
+    /// Increases on every catalog change; caches compare it to know they are stale.
+    async fn catalog_version(&self, tenant: &TenantId) -> StoreResult<i64>;
+
+    // --- conversations and their event log ----------------------------------------
+    async fn create_conversation(&self, record: &ConversationRecord) -> StoreResult<()>;
+    async fn get_conversation(&self, tenant: &TenantId, id: &ConversationId) -> StoreResult<Option<ConversationRecord>>;
+    async fn save_dialogue_state(&self, tenant: &TenantId, id: &ConversationId, state: &str) -> StoreResult<()>;
+    /// Appends events in one transaction. A `seq` already used is a `Conflict`.
+    async fn append_events(&self, tenant: &TenantId, conversation: &ConversationId, events: &[StoredEvent]) -> StoreResult<()>;
+    /// Events with `seq > after`, in order, at most `limit`.
+    async fn events_after(&self, tenant: &TenantId, conversation: &ConversationId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    async fn last_seq(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<i64>;
+    /// Every command id the conversation acknowledged, with its ack's `seq`.
+    async fn command_acks(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<(String, i64)>>;
+    async fn append_message(&self, tenant: &TenantId, conversation: &ConversationId, message: &TranscriptMessage) -> StoreResult<()>;
+    async fn transcript(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<TranscriptMessage>>;
+    async fn list_conversations(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<ConversationRecord>>;
+
+    // --- carts and orders ----------------------------------------------------------
+    /// The conversation's cart, or `None` if it never had one.
+    async fn load_cart(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Option<Cart>>;
+    /// Whether this cart command id was already applied (and the cart version it made).
+    async fn cart_command(&self, tenant: &TenantId, conversation: &ConversationId, command: &CommandId) -> StoreResult<Option<i64>>;
+    /// Saves the cart, recording `command` as applied in the same transaction.
+    async fn save_cart(&self, tenant: &TenantId, conversation: &ConversationId, cart: &Cart, command: Option<&CommandId>) -> StoreResult<()>;
+    /// Places an order from `cart`: in one transaction, decrements every line's stock
+    /// (failing with `OutOfStock` and changing nothing if any would go below zero),
+    /// inserts the order and its lines, and saves the emptied cart.
+    async fn place_order(&self, order: &Order, emptied_cart: &Cart, command: Option<&CommandId>) -> StoreResult<()>;
+    async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>>;
+    async fn list_orders(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<Order>>;
+}
