@@ -37,6 +37,10 @@ pub enum ModelChunk {
     /// The next piece of reply text, to be streamed to the shopper as it comes.
     Text(String),
     ToolCall(ToolCall),
+    /// Adapter-private memory to keep for the next turn (see `DialogueState::memory`).
+    /// A remote model never sends it; the offline assistant uses it for a pending
+    /// question ("which size?").
+    Memory(serde_json::Value),
 }
 
 /// What the model is asked to answer.

@@ -1,0 +1,6 @@
+//! The engine's integration tests, in one binary to keep link time down.
+
+mod import;
+mod retrieval;
+mod store;
+mod support;
