@@ -1,1 +1,38 @@
+//! Aisle's actors (ractor): one `ConversationActor` per live conversation, one
+//! `CartActor` per cart, one `TenantActor` per active tenant, under a `Registry`
+//! supervisor. The store is the truth: every actor can be rebuilt from it, so a
+//! crash loses no acknowledged write.
+//!
+//! Architecture invariant: no handler awaits a model call. Turns run as tasks that
+//! post their events back; only a cart actor awaits its own store write, which is
+//! what serialises that one cart.
 
+pub mod cart;
+pub mod conversation;
+pub mod event_log;
+pub mod registry;
+pub mod tenant;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::carts::CartService;
+use engine::catalog::CatalogCache;
+use engine::ports::llm::LanguageModel;
+use engine::ports::retriever::Retriever;
+use engine::ports::store::Store;
+
+pub use conversation::Command;
+pub use event_log::{Attached, Frame, SocketId};
+pub use registry::{ActorError, ConversationHandle, Conversations, next_socket_id};
+
+/// What the actors need from the engine, built once at start-up.
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<CatalogCache>,
+    pub carts: Arc<CartService>,
+    pub retriever: Arc<dyn Retriever>,
+    pub model: Arc<dyn LanguageModel>,
+    /// A conversation with no socket and no activity for this long is passivated.
+    pub idle_timeout: Duration,
+}

@@ -1,0 +1,214 @@
+//! A conversation's event log and fan-out, run as one task per live conversation.
+//!
+//! The conversation actor decides what happens and numbers it (`seq`); this task
+//! persists each event and only then sends it to every subscribed socket, so no
+//! socket ever sees an event the store could lose. Because it is the single sequencer
+//! of both persistence and fan-out, a socket that subscribes here gets its replay and
+//! then the live events with no gap and no duplicate. Running it outside the actor
+//! keeps store latency out of the actor's mailbox.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::domain::{Cart, ConversationId, TenantId};
+use engine::events::{Event, SeqEvent};
+use engine::ports::store::{Store, StoredEvent, TranscriptMessage};
+use engine::views::CartView;
+use tokio::sync::{mpsc, oneshot};
+
+/// Events kept in memory for fast replay; older ones are read from the store.
+pub const REPLAY_WINDOW: usize = 1024;
+/// Frames a socket may have queued before it is considered too slow and dropped.
+pub const SUBSCRIBER_BUFFER: usize = 1024;
+
+pub type SocketId = u64;
+/// A serialised frame for one socket.
+pub type Frame = Arc<str>;
+
+/// What a socket gets when it attaches.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    /// The last event's `seq` at the moment of attaching (the `welcome`'s `seq`).
+    pub seq: i64,
+    pub cart: CartView,
+}
+
+pub(crate) enum LogCmd {
+    Append(Vec<(SeqEvent, Option<String>)>),
+    Subscribe { socket: SocketId, tx: mpsc::Sender<Frame>, resume_from: Option<i64>, reply: oneshot::Sender<Attached> },
+    Unsubscribe { socket: SocketId },
+    /// A frame for one socket only (a repeated command's original `ack`).
+    Direct { socket: SocketId, frame: Frame },
+    /// A transcript line (admin view, model context); written in conversation order.
+    Transcript(TranscriptMessage),
+    /// The dialogue state after a turn.
+    Dialogue(String),
+}
+
+pub(crate) struct EventLog {
+    tenant: TenantId,
+    conversation: ConversationId,
+    store: Arc<dyn Store>,
+    last_seq: i64,
+    cart: CartView,
+    recent: VecDeque<(i64, Frame)>,
+    subscribers: HashMap<SocketId, mpsc::Sender<Frame>>,
+}
+
+impl EventLog {
+    pub(crate) fn new(tenant: TenantId, conversation: ConversationId, store: Arc<dyn Store>, last_seq: i64, cart: &Cart) -> Self {
+        Self { tenant, conversation, store, last_seq, cart: CartView::from(cart), recent: VecDeque::new(), subscribers: HashMap::new() }
+    }
+
+    /// Runs until every sender is gone, persisting what was queued before that.
+    pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LogCmd>) {
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                LogCmd::Append(mut batch) => {
+                    // Coalesce what is already queued into one transaction: deltas of a
+                    // streamed reply arrive in bursts.
+                    let mut pending = Vec::new();
+                    while batch.len() < 256 {
+                        match rx.try_recv() {
+                            Ok(LogCmd::Append(more)) => batch.extend(more),
+                            Ok(other) => {
+                                pending.push(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if !self.persist_and_send(batch).await {
+                        // The store refused: close every socket (clients resume from
+                        // the store once it is back) and end this log.
+                        self.subscribers.clear();
+                        return;
+                    }
+                    for cmd in pending {
+                        self.control(cmd).await;
+                    }
+                }
+                other => self.control(other).await,
+            }
+        }
+    }
+
+    async fn control(&mut self, cmd: LogCmd) {
+        match cmd {
+            LogCmd::Append(batch) => {
+                if !self.persist_and_send(batch).await {
+                    self.subscribers.clear();
+                }
+            }
+            LogCmd::Subscribe { socket, tx, resume_from, reply } => {
+                if let Some(k) = resume_from {
+                    self.replay(&tx, k).await;
+                }
+                self.subscribers.insert(socket, tx);
+                let _ = reply.send(Attached { seq: self.last_seq, cart: self.cart.clone() });
+            }
+            LogCmd::Unsubscribe { socket } => {
+                self.subscribers.remove(&socket);
+            }
+            LogCmd::Transcript(m) => {
+                if let Err(e) = self.store.append_message(&self.tenant, &self.conversation, &m).await {
+                    tracing::error!(conversation = %self.conversation, error = %e, "transcript write failed");
+                }
+            }
+            LogCmd::Dialogue(state) => {
+                if let Err(e) = self.store.save_dialogue_state(&self.tenant, &self.conversation, &state).await {
+                    tracing::error!(conversation = %self.conversation, error = %e, "dialogue state write failed");
+                }
+            }
+            LogCmd::Direct { socket, frame } => {
+                if let Some(tx) = self.subscribers.get(&socket)
+                    && tx.try_send(frame).is_err()
+                {
+                    self.subscribers.remove(&socket);
+                }
+            }
+        }
+    }
+
+    async fn persist_and_send(&mut self, batch: Vec<(SeqEvent, Option<String>)>) -> bool {
+        let stored: Vec<StoredEvent> = batch
+            .iter()
+            .map(|(e, cmd)| StoredEvent { seq: e.seq, kind: e.event.kind().to_string(), json: e.to_json(), command_id: cmd.clone() })
+            .collect();
+        let mut delay = Duration::from_millis(20);
+        let mut attempt = 0;
+        loop {
+            match self.store.append_events(&self.tenant, &self.conversation, &stored).await {
+                Ok(()) => break,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!(conversation = %self.conversation, error = %e, "event append failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    tracing::error!(conversation = %self.conversation, error = %e, "event append failed; closing the conversation's sockets");
+                    return false;
+                }
+            }
+        }
+        for ((event, _), stored) in batch.into_iter().zip(stored) {
+            if let Event::Cart { cart } = &event.event {
+                self.cart = cart.clone();
+            }
+            self.last_seq = event.seq;
+            let frame: Frame = Arc::from(stored.json);
+            self.recent.push_back((event.seq, frame.clone()));
+            if self.recent.len() > REPLAY_WINDOW {
+                self.recent.pop_front();
+            }
+            self.subscribers.retain(|socket, tx| match tx.try_send(frame.clone()) {
+                Ok(()) => true,
+                Err(_) => {
+                    tracing::info!(socket, "socket too slow or gone; dropping it");
+                    false
+                }
+            });
+        }
+        true
+    }
+
+    /// Sends every event with `seq > k` to one socket, from memory when possible.
+    async fn replay(&self, tx: &mpsc::Sender<Frame>, k: i64) {
+        let k = k.max(0);
+        if k >= self.last_seq {
+            return;
+        }
+        let in_memory = self.recent.front().is_some_and(|(first, _)| *first <= k + 1);
+        if in_memory {
+            for (seq, frame) in &self.recent {
+                if *seq > k && tx.send(frame.clone()).await.is_err() {
+                    return;
+                }
+            }
+            return;
+        }
+        let mut after = k;
+        while after < self.last_seq {
+            match self.store.events_after(&self.tenant, &self.conversation, after, 500).await {
+                Ok(events) if !events.is_empty() => {
+                    for e in events {
+                        after = e.seq;
+                        if e.seq > self.last_seq {
+                            return;
+                        }
+                        if tx.send(Arc::from(e.json)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "replay read failed");
+                    return;
+                }
+            }
+        }
+    }
+}

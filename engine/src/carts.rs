@@ -1,0 +1,169 @@
+//! Applying one cart operation: validate against the catalog with the pure cart rules,
+//! persist, and say what happened. The cart actor calls this for shopper commands and
+//! for the assistant's tool calls alike, so both paths share every rule.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::catalog::CatalogCache;
+use crate::domain::{
+    Cart, CommandId, ConversationId, DomainError, Order, OrderId, ProductId, Quantity, SetQuantity,
+    TenantId, VariantId,
+};
+use crate::events::ErrorCode;
+use crate::ports::store::{Store, StoreError};
+
+/// A change (or read) of one cart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CartOp {
+    Add { product_id: ProductId, variant_id: Option<VariantId>, quantity: i64 },
+    Set { product_id: ProductId, variant_id: Option<VariantId>, quantity: i64 },
+    Remove { product_id: ProductId, variant_id: Option<VariantId> },
+    Get,
+    Checkout,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CartOutcome {
+    /// The cart after the operation (unchanged for `Get`).
+    Cart(Cart),
+    /// An order was placed; the cart is now empty.
+    Placed { order: Order, cart: Cart },
+}
+
+impl CartOutcome {
+    pub fn cart(&self) -> &Cart {
+        match self {
+            CartOutcome::Cart(c) => c,
+            CartOutcome::Placed { cart, .. } => cart,
+        }
+    }
+}
+
+/// Why an operation was refused; the cart is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CartFailure {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `variant_required`: the product and its option values.
+    pub product_id: Option<ProductId>,
+    pub options: Vec<(String, Vec<String>)>,
+}
+
+impl CartFailure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), product_id: None, options: Vec::new() }
+    }
+}
+
+impl From<DomainError> for CartFailure {
+    fn from(e: DomainError) -> Self {
+        let options = match &e {
+            DomainError::VariantRequired { options, .. } => options.clone(),
+            _ => Vec::new(),
+        };
+        CartFailure { code: ErrorCode::from(&e), message: e.to_string(), product_id: None, options }
+    }
+}
+
+impl From<StoreError> for CartFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::OutOfStock { sku, available } => CartFailure::new(
+                ErrorCode::OutOfStock,
+                format!("only {available} of {sku} in stock"),
+            ),
+            StoreError::NotFound => CartFailure::new(ErrorCode::NotFound, "not found"),
+            other => {
+                tracing::error!(error = %other, "store failure in a cart operation");
+                CartFailure::new(ErrorCode::Unavailable, "the shop is unavailable, try again")
+            }
+        }
+    }
+}
+
+/// Applies operations to carts of one store and catalog.
+pub struct CartService {
+    catalog: Arc<CatalogCache>,
+}
+
+impl CartService {
+    pub fn new(catalog: Arc<CatalogCache>) -> Self {
+        Self { catalog }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.catalog.store()
+    }
+
+    /// Loads a conversation's cart (empty in the tenant's currency if it has none).
+    pub async fn load(&self, tenant: &TenantId, conversation: &ConversationId, currency: crate::domain::Currency) -> Result<Cart, CartFailure> {
+        Ok(self.store().load_cart(tenant, conversation).await?.unwrap_or_else(|| Cart::empty(currency)))
+    }
+
+    /// Applies `op` to `cart` and persists the result (with `command`, so it is applied
+    /// once). Returns the outcome; on failure nothing was written.
+    pub async fn apply(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cart: &Cart,
+        op: &CartOp,
+        command: Option<&CommandId>,
+    ) -> Result<CartOutcome, CartFailure> {
+        let catalog = self.catalog.get(tenant).await?;
+        let product = |id: &ProductId| {
+            catalog
+                .product(id)
+                .cloned()
+                .ok_or_else(|| CartFailure::new(ErrorCode::NotFound, "no such product in this shop"))
+        };
+        let with_product = |id: &ProductId, e: DomainError| {
+            let mut f = CartFailure::from(e);
+            if f.code == ErrorCode::VariantRequired {
+                f.product_id = Some(id.clone());
+            }
+            f
+        };
+        let next = match op {
+            CartOp::Get => return Ok(CartOutcome::Cart(cart.clone())),
+            CartOp::Add { product_id, variant_id, quantity } => {
+                let p = product(product_id)?;
+                let q = Quantity::parse(*quantity)?;
+                cart.add(&p, variant_id.as_ref(), q).map_err(|e| with_product(product_id, e))?
+            }
+            CartOp::Set { product_id, variant_id, quantity } => {
+                let p = product(product_id)?;
+                let q = SetQuantity::parse(*quantity)?;
+                cart.set(&p, variant_id.as_ref(), q).map_err(|e| with_product(product_id, e))?
+            }
+            CartOp::Remove { product_id, variant_id } => {
+                cart.remove(product_id, variant_id.as_ref()).map_err(|e| with_product(product_id, e))?
+            }
+            CartOp::Checkout => {
+                if cart.is_empty() {
+                    return Err(DomainError::EmptyCart.into());
+                }
+                // Prices come from the catalog at the moment of the order.
+                let priced = cart.reprice(|v| catalog.variant(v));
+                let order = Order {
+                    id: OrderId::generate(),
+                    tenant_id: tenant.clone(),
+                    conversation_id: conversation.clone(),
+                    lines: priced.lines.clone(),
+                    total_minor: priced.subtotal_minor(),
+                    currency: priced.currency,
+                    status: "placed".into(),
+                    created_at: Utc::now(),
+                };
+                let emptied = priced.cleared();
+                self.store().place_order(&order, &emptied, command).await?;
+                return Ok(CartOutcome::Placed { order, cart: emptied });
+            }
+        };
+        self.store().save_cart(tenant, conversation, &next, command).await?;
+        Ok(CartOutcome::Cart(next))
+    }
+}
