@@ -5,8 +5,10 @@
 //! lives only in `adapters`; the domain never sees an sqlx type.
 
 pub mod adapters;
+pub mod carts;
 pub mod catalog;
 pub mod domain;
+mod error;
 pub mod events;
 pub mod ports;
 pub mod retrieval;
