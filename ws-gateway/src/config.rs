@@ -1,0 +1,155 @@
+//! Configuration from the environment (contract §3), checked once at start-up: an
+//! invalid value stops Aisle with a message naming the variable, instead of a
+//! warning and a surprise later.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None`: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    pub groq_api_key: Option<Secret>,
+    pub platform_token: Option<Secret>,
+    pub stripe_webhook_secret: Option<Secret>,
+    pub demo: bool,
+    /// Signs session tokens; `None`: generated into `data_dir` on first start.
+    pub session_secret: Option<Secret>,
+    /// Idle conversations are passivated after this long.
+    pub idle_timeout: Duration,
+    /// How long a client has to send `hello`.
+    pub hello_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./aisle-data"),
+            database_url: None,
+            groq_api_key: None,
+            platform_token: None,
+            stripe_webhook_secret: None,
+            demo: false,
+            session_secret: None,
+            idle_timeout: Duration::from_secs(300),
+            hello_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut c = Config::default();
+        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        if let Some(v) = non_empty("AISLE_BIND") {
+            c.bind = v.parse().map_err(|_| ConfigError { var: "AISLE_BIND", message: format!("{v:?} is not host:port (e.g. 127.0.0.1:8080)") })?;
+        }
+        if let Some(v) = non_empty("AISLE_DATA_DIR") {
+            c.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = non_empty("AISLE_DATABASE_URL") {
+            if !(v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://")) {
+                return Err(ConfigError { var: "AISLE_DATABASE_URL", message: "must start with sqlite:, postgres:// or postgresql://".into() });
+            }
+            c.database_url = Some(v);
+        }
+        c.groq_api_key = non_empty("GROQ_API_KEY").map(Secret::new);
+        c.platform_token = non_empty("AISLE_PLATFORM_TOKEN").map(Secret::new);
+        c.stripe_webhook_secret = non_empty("AISLE_STRIPE_WEBHOOK_SECRET").map(Secret::new);
+        c.session_secret = non_empty("AISLE_SESSION_SECRET").map(Secret::new);
+        if let Some(v) = non_empty("AISLE_DEMO") {
+            c.demo = match v.as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => return Err(ConfigError { var: "AISLE_DEMO", message: format!("{v:?} is not 0 or 1") }),
+            };
+        }
+        if let Some(v) = non_empty("AISLE_IDLE_TIMEOUT_MS") {
+            let ms: u64 = v.parse().map_err(|_| ConfigError { var: "AISLE_IDLE_TIMEOUT_MS", message: format!("{v:?} is not a number of milliseconds") })?;
+            c.idle_timeout = Duration::from_millis(ms.max(10));
+        }
+        for unsupported in ["AISLE_QDRANT_URL", "AISLE_AMQP_URL", "AISLE_REDIS_URL"] {
+            if non_empty(unsupported).is_some() {
+                tracing::warn!(var = unsupported, "set, but this build runs that part embedded; it is ignored");
+            }
+        }
+        Ok(c)
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("aisle.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |k| pairs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./aisle-data"));
+        assert!(!c.demo);
+        assert!(c.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(cfg(&[("AISLE_BIND", "nope")]).unwrap_err().var, "AISLE_BIND");
+        assert_eq!(cfg(&[("AISLE_DEMO", "maybe")]).unwrap_err().var, "AISLE_DEMO");
+        assert_eq!(cfg(&[("AISLE_DATABASE_URL", "mysql://x")]).unwrap_err().var, "AISLE_DATABASE_URL");
+        assert!(cfg(&[("AISLE_DEMO", "1")]).unwrap().demo);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = cfg(&[("GROQ_API_KEY", "gsk_supersecret")]).unwrap();
+        assert!(!format!("{c:?}").contains("supersecret"));
+    }
+}

@@ -1,0 +1,80 @@
+//! The one place wire codes meet transports: each contract error code gets its HTTP
+//! status here, and each reason to close a socket its WebSocket close code.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use engine::events::ErrorCode;
+use serde_json::json;
+
+/// HTTP status of a contract error code. Exhaustive: a new code must choose.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::OutOfStock | ErrorCode::EmptyCart => StatusCode::CONFLICT,
+        ErrorCode::VariantRequired => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// WebSocket close codes of the contract (§1) and the standard ones we use.
+pub mod close {
+    /// `hello` did not arrive in time.
+    pub const HELLO_TIMEOUT: u16 = 4408;
+    /// Unknown, revoked or forged credentials.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// Origin not allowed for the deployment.
+    pub const FORBIDDEN: u16 = 4403;
+    /// The client did not keep up with its events (RFC 6455 "try again later").
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// A frame above the hard limit.
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+}
+
+/// An error answered over HTTP as `{"error":{"code","message"}}`.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "not found")
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.code)
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .json(json!({"error": {"code": self.code.as_str(), "message": self.message}}))
+    }
+}
+
+impl From<engine::ports::store::StoreError> for ApiError {
+    fn from(e: engine::ports::store::StoreError) -> Self {
+        use engine::ports::store::StoreError as S;
+        match e {
+            S::NotFound => ApiError::not_found(),
+            S::Conflict(m) => ApiError::new(ErrorCode::BadRequest, m),
+            S::OutOfStock { sku, available } => ApiError::new(ErrorCode::OutOfStock, format!("only {available} of {sku} in stock")),
+            other => {
+                tracing::error!(error = %other, "store error");
+                ApiError::new(ErrorCode::Unavailable, "the store is unavailable")
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Builds Aisle from a `Config` and binds its listener. Tests call `Application::build`
+//! with port 0 and read the port back; `main` does the same with the configured one.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use actors::{Conversations, Services};
+use engine::assistant::OfflineAssistant;
+use engine::carts::CartService;
+use engine::catalog::CatalogCache;
+use engine::ports::llm::LanguageModel;
+use engine::ports::retriever::Retriever;
+use engine::ports::store::Store;
+use engine::retrieval::KeywordRetriever;
+use tenants::Tenants;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::session_token::SessionKeys;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] engine::ports::store::StoreError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot start the actors: {0}")]
+    Actors(#[from] actors::ActorError),
+    #[error("cannot seed the demo shop: {0}")]
+    Demo(#[from] crate::demo::DemoError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+}
+
+/// Opens the store the config names and runs its migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    Ok(engine::adapters::sql::connect_store(&config.database_url()).await?)
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let store = open_store(&config).await?;
+        let session_keys = match &config.session_secret {
+            Some(s) => SessionKeys::new(s.expose().as_bytes()),
+            None => SessionKeys::load_or_create(&config.data_dir)
+                .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?,
+        };
+        let catalog = Arc::new(CatalogCache::new(store.clone()));
+        let retriever: Arc<dyn Retriever> = Arc::new(KeywordRetriever::new(catalog.clone()));
+        if config.groq_api_key.is_some() {
+            tracing::warn!("GROQ_API_KEY is set, but this build answers with the offline assistant only");
+        }
+        let model: Arc<dyn LanguageModel> = Arc::new(OfflineAssistant::new(retriever.clone()));
+        let services = Arc::new(Services {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            carts: Arc::new(CartService::new(catalog.clone())),
+            retriever,
+            model,
+            idle_timeout: config.idle_timeout,
+        });
+        let conversations = Conversations::start(services).await?;
+        let tenants = Tenants::new(store.clone());
+        let demo = if config.demo { Some(crate::demo::seed(store.as_ref(), &tenants).await?) } else { None };
+
+        let listener = TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?.port();
+        let state = web::Data::new(AppState {
+            config,
+            store,
+            catalog,
+            tenants,
+            conversations,
+            session_keys,
+            demo,
+            metrics: Metrics::new(),
+        });
+        let data = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+                .configure(crate::routes::configure)
+                .default_service(web::to(crate::routes::not_found))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
+        .run();
+        Ok(Self { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// The server future, for tests that spawn it.
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}

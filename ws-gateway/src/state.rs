@@ -1,0 +1,31 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use actors::Conversations;
+use engine::catalog::CatalogCache;
+use engine::domain::TenantId;
+use engine::ports::store::Store;
+use tenants::Tenants;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::session_token::SessionKeys;
+
+/// The demo shop seeded with `AISLE_DEMO=1`.
+#[derive(Clone, Debug)]
+pub struct DemoShop {
+    pub tenant_id: TenantId,
+    pub deployment_key: String,
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<CatalogCache>,
+    pub tenants: Tenants,
+    pub conversations: Conversations,
+    pub session_keys: SessionKeys,
+    pub demo: Option<DemoShop>,
+    pub metrics: Metrics,
+}

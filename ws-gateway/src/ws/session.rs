@@ -1,0 +1,305 @@
+//! One shopper socket: the `hello` handshake, then a single loop over inbound frames,
+//! the conversation's outbound events and a heartbeat (the shape of actix's
+//! chat-actorless example). Nothing a client sends can end the loop except closing;
+//! bad frames become `error` events of the conversation.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use actors::{ActorError, Attached, ConversationHandle, Frame as Outbound, SocketId, next_socket_id};
+use chrono::Utc;
+use engine::domain::{ConversationId, TenantId};
+use engine::events::ErrorCode;
+use engine::ports::store::{ConversationRecord, Deployment};
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::error::close;
+use crate::session_token::Session as TokenSession;
+use crate::state::AppState;
+use crate::ws::protocol::{self, Frame, Hello, MAX_FRAME_BYTES};
+
+const HEARTBEAT: Duration = Duration::from_secs(15);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
+/// Re-attaches after the conversation's actor went away (a crash): more than this in
+/// a socket's life and it is closed instead.
+const MAX_REATTACH: u32 = 5;
+
+/// An error frame before `welcome` (no `seq`), then the close.
+async fn refuse(mut session: Session, code: ErrorCode, message: &str, close_code: u16) {
+    let frame = json!({"type": "error", "code": code.as_str(), "message": message, "id": null});
+    let _ = session.text(frame.to_string()).await;
+    let _ = session.close(Some(CloseReason { code: CloseCode::Other(close_code), description: Some(message.to_string()) })).await;
+}
+
+async fn close_with(session: Session, code: u16, why: &str) {
+    let _ = session.close(Some(CloseReason { code: CloseCode::Other(code), description: Some(why.to_string()) })).await;
+}
+
+/// Waits for the first text frame, answering pings meanwhile.
+async fn first_text(session: &mut Session, stream: &mut AggregatedMessageStream) -> Option<Result<String, ()>> {
+    while let Some(msg) = stream.next().await {
+        match msg {
+            Ok(AggregatedMessage::Text(t)) => return Some(Ok(t.to_string())),
+            Ok(AggregatedMessage::Ping(b)) => {
+                let _ = session.pong(&b).await;
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Binary(_)) => return Some(Err(())),
+            Ok(AggregatedMessage::Close(_)) | Err(_) => return None,
+        }
+    }
+    None
+}
+
+pub async fn run(state: Arc<AppState>, mut session: Session, mut stream: AggregatedMessageStream, origin: Option<String>) {
+    state.metrics.ws_opened();
+    let hello = match tokio::time::timeout(state.config.hello_timeout, first_text(&mut session, &mut stream)).await {
+        Err(_) => {
+            close_with(session, close::HELLO_TIMEOUT, "no hello in time").await;
+            state.metrics.ws_closed();
+            return;
+        }
+        Ok(None) => {
+            state.metrics.ws_closed();
+            return;
+        }
+        Ok(Some(Err(()))) => {
+            refuse(session, ErrorCode::Unauthorized, "the first frame must be hello", close::UNAUTHORIZED).await;
+            state.metrics.ws_closed();
+            return;
+        }
+        Ok(Some(Ok(text))) => text,
+    };
+    let hello = match protocol::parse(&hello) {
+        Ok(Frame::Hello(h)) => h,
+        _ => {
+            refuse(session, ErrorCode::Unauthorized, "the first frame must be hello", close::UNAUTHORIZED).await;
+            state.metrics.ws_closed();
+            return;
+        }
+    };
+    match open(&state, &hello, origin.as_deref()).await {
+        Ok(opened) => connected(&state, session, stream, opened, hello.resume_from_seq).await,
+        Err((code, message, close_code)) => refuse(session, code, &message, close_code).await,
+    }
+    state.metrics.ws_closed();
+}
+
+struct Opened {
+    deployment: Deployment,
+    conversation: ConversationId,
+}
+
+type Refusal = (ErrorCode, String, u16);
+
+/// Checks the key, the origin and the token, and finds or creates the conversation.
+async fn open(state: &AppState, hello: &Hello, origin: Option<&str>) -> Result<Opened, Refusal> {
+    let unauthorized = |m: &str| (ErrorCode::Unauthorized, m.to_string(), close::UNAUTHORIZED);
+    let deployment = match state.tenants.resolve_key(&hello.deployment_key).await {
+        Ok(d) => d,
+        Err(tenants::TenantError::Unauthorized) => return Err(unauthorized("unknown or revoked deployment key")),
+        Err(e) => {
+            tracing::error!(error = %e, "deployment lookup failed");
+            return Err((ErrorCode::Unavailable, "try again later".into(), close::TRY_AGAIN_LATER));
+        }
+    };
+    if !tenants::origin_allowed(&deployment, origin) {
+        return Err((ErrorCode::Forbidden, "this origin may not use this deployment".into(), close::FORBIDDEN));
+    }
+    let tenant = deployment.tenant_id.clone();
+    let conversation = match &hello.session_token {
+        Some(token) => {
+            let s = state.session_keys.verify(token).ok_or_else(|| unauthorized("invalid or expired session token"))?;
+            if s.tenant != tenant {
+                return Err(unauthorized("invalid or expired session token"));
+            }
+            match state.store.get_conversation(&tenant, &s.conversation).await {
+                Ok(Some(_)) => s.conversation,
+                Ok(None) => return Err(unauthorized("invalid or expired session token")),
+                Err(e) => {
+                    tracing::error!(error = %e, "conversation lookup failed");
+                    return Err((ErrorCode::Unavailable, "try again later".into(), close::TRY_AGAIN_LATER));
+                }
+            }
+        }
+        None => {
+            let record = ConversationRecord {
+                id: ConversationId::generate(),
+                tenant_id: tenant.clone(),
+                deployment_id: deployment.id.clone(),
+                started_at: Utc::now(),
+                last_message_at: None,
+                messages: 0,
+                dialogue_state: "{}".into(),
+            };
+            if let Err(e) = state.store.create_conversation(&record).await {
+                tracing::error!(error = %e, "creating a conversation failed");
+                return Err((ErrorCode::Unavailable, "try again later".into(), close::TRY_AGAIN_LATER));
+            }
+            record.id
+        }
+    };
+    Ok(Opened { deployment, conversation })
+}
+
+/// Reads `seq` from an outbound frame: every event is serialised with it first.
+fn frame_seq(frame: &str) -> Option<i64> {
+    let rest = frame.strip_prefix("{\"seq\":")?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
+async fn attach(state: &AppState, tenant: &TenantId, conversation: &ConversationId, socket: SocketId, resume_from: Option<i64>) -> Result<(ConversationHandle, Attached, mpsc::Receiver<Outbound>), ActorError> {
+    let (tx, rx) = mpsc::channel(actors::event_log::SUBSCRIBER_BUFFER);
+    let (handle, attached) = state.conversations.attach(tenant, conversation, socket, tx, resume_from).await?;
+    Ok((handle, attached, rx))
+}
+
+async fn connected(state: &AppState, mut session: Session, mut stream: AggregatedMessageStream, opened: Opened, resume_from: Option<i64>) {
+    let tenant = opened.deployment.tenant_id.clone();
+    let conversation = opened.conversation;
+    let socket = next_socket_id();
+    let settings = match state.conversations.settings(&tenant).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "tenant settings unavailable");
+            refuse(session, ErrorCode::Unavailable, "try again later", close::TRY_AGAIN_LATER).await;
+            return;
+        }
+    };
+    // Welcome first: attach (which queues any replay) and only then read the queue.
+    let (mut handle, attached, mut rx) = match attach(state, &tenant, &conversation, socket, resume_from).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!(error = %e, "attaching to the conversation failed");
+            refuse(session, ErrorCode::Unavailable, "try again later", close::TRY_AGAIN_LATER).await;
+            return;
+        }
+    };
+    let token = state.session_keys.issue(&TokenSession {
+        tenant: tenant.clone(),
+        deployment: opened.deployment.id.clone(),
+        conversation: conversation.clone(),
+    });
+    let welcome = json!({
+        "type": "welcome",
+        "conversation_id": conversation.as_str(),
+        "session_token": token,
+        "seq": attached.seq,
+        "bot": {"name": settings.bot_name, "greeting": settings.greeting},
+        "cart": attached.cart,
+    });
+    if session.text(welcome.to_string()).await.is_err() {
+        handle.detach(socket);
+        return;
+    }
+    let mut last_seq = resume_from.unwrap_or(attached.seq).max(0);
+    let mut reattached = 0u32;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+    let close_reason: Option<(u16, &str)> = loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(frame) => {
+                    if let Some(seq) = frame_seq(&frame) {
+                        last_seq = last_seq.max(seq);
+                    }
+                    state.metrics.ws_frame_out();
+                    if session.text(frame.to_string()).await.is_err() {
+                        break None;
+                    }
+                }
+                None => {
+                    // The conversation's actor went away (or dropped us for being slow):
+                    // attach again and resume after the last event we delivered.
+                    reattached += 1;
+                    if reattached > MAX_REATTACH {
+                        break Some((close::TRY_AGAIN_LATER, "conversation unavailable"));
+                    }
+                    match attach(state, &tenant, &conversation, socket, Some(last_seq)).await {
+                        Ok((h, _, r)) => {
+                            handle = h;
+                            rx = r;
+                        }
+                        Err(_) => break Some((close::TRY_AGAIN_LATER, "conversation unavailable")),
+                    }
+                }
+            },
+            msg = stream.next() => {
+                let Some(msg) = msg else { break None };
+                last_heard = Instant::now();
+                match msg {
+                    Ok(AggregatedMessage::Text(text)) => {
+                        state.metrics.ws_frame_in();
+                        inbound(state, &mut session, &handle, socket, &text).await;
+                    }
+                    Ok(AggregatedMessage::Binary(_)) => {
+                        let _ = handle.reject(None, ErrorCode::BadRequest, "binary frames are not supported; send JSON text".into());
+                    }
+                    Ok(AggregatedMessage::Ping(b)) => {
+                        let _ = session.pong(&b).await;
+                    }
+                    Ok(AggregatedMessage::Pong(_)) => {}
+                    Ok(AggregatedMessage::Close(_)) => break None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket protocol error");
+                        break Some((close::TOO_BIG, "frame too large or malformed"));
+                    }
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > CLIENT_TIMEOUT {
+                    break Some((1001, "no heartbeat"));
+                }
+                if session.ping(b"").await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    handle.detach(socket);
+    if let Some((code, why)) = close_reason {
+        close_with(session, code, why).await;
+    } else {
+        let _ = session.close(None).await;
+    }
+}
+
+async fn inbound(state: &AppState, session: &mut Session, handle: &ConversationHandle, socket: SocketId, text: &str) {
+    if text.len() > MAX_FRAME_BYTES {
+        let _ = handle.reject(None, ErrorCode::TooLarge, format!("a frame has at most {MAX_FRAME_BYTES} bytes"));
+        return;
+    }
+    match protocol::parse(text) {
+        Ok(Frame::Ping) => {
+            let _ = session.text(r#"{"type":"pong"}"#).await;
+        }
+        Ok(Frame::Hello(_)) => {
+            let _ = handle.reject(None, ErrorCode::BadRequest, "already said hello".into());
+        }
+        Ok(Frame::Command(command)) => {
+            if handle.command(socket, command).is_err() {
+                // The actor is gone; the outbound side notices and re-attaches, but this
+                // command is lost unless we say so: the client re-sends unacknowledged ids.
+                let _ = state;
+                tracing::debug!("command sent to a stopped conversation");
+            }
+        }
+        Err(e) => {
+            let _ = handle.reject(e.id, ErrorCode::BadRequest, e.message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_seq_from_frames() {
+        assert_eq!(super::frame_seq(r#"{"seq":42,"type":"ack","id":"x"}"#), Some(42));
+        assert_eq!(super::frame_seq(r#"{"type":"pong"}"#), None);
+    }
+}
