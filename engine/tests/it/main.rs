@@ -1,5 +1,6 @@
 //! The engine's integration tests, in one binary to keep link time down.
 
+mod cart_props;
 mod import;
 mod retrieval;
 mod store;

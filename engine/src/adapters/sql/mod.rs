@@ -1,0 +1,222 @@
+//! The relational store: the `Store` port on SQLite (the embedded default, a file in
+//! the data dir) and on PostgreSQL (the distributed setup), with one body of SQL.
+//!
+//! Why one body: the two adapters must behave the same (one conformance suite runs on
+//! both, `engine/tests/it/store.rs`), and two hand-written copies drift. The SQL is
+//! portable (`$n` parameters, `ON CONFLICT`, no engine-specific functions), the
+//! schemas are twins (`engine/migrations/{sqlite,postgres}`), and
+//! [`queries::impl_store`] stamps out both impls. Migrations are embedded and run on
+//! open.
+//!
+//! Storage conventions: times are BIGINT unix milliseconds (a time read back is the
+//! one written, truncated to the millisecond), money is BIGINT minor units, JSON is
+//! TEXT, and there are no floats.
+
+mod queries;
+mod rows;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Sqlite};
+
+use crate::domain::{
+    Cart, CartLine, CommandId, ConversationId, DeploymentId, Order, OrderId, Product, ProductId, Sku, TenantId,
+    Variant, VariantId,
+};
+use crate::ports::store::{
+    ConversationRecord, Deployment, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
+    TranscriptMessage, Upserted,
+};
+use queries::{impl_store, put_cart};
+use rows::{
+    CartRow, ConversationRow, DeploymentRow, EventRow, MessageRow, OrderLineRow, OrderRow, PRODUCT_COLUMNS,
+    ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,
+};
+
+/// How long a connection waits for SQLite's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens the store a URL names: `sqlite:…` (a file, or `sqlite::memory:`) or
+/// `postgres://…` / `postgresql://…`.
+pub async fn connect_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
+    match scheme.as_str() {
+        "sqlite" => Ok(Arc::new(SqliteStore::open(url).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::connect(url).await?)),
+        _ => Err(StoreError::Database(format!(
+            "unsupported database URL scheme {scheme:?}: use sqlite:… or postgres://…"
+        ))),
+    }
+}
+
+/// The embedded store: one SQLite file in WAL mode.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if missing) and migrates a SQLite database.
+    /// Takes a URL (`sqlite://data/aisle.db`, `sqlite::memory:`) or a plain file path.
+    pub async fn open(url_or_path: &str) -> StoreResult<Self> {
+        let base = if url_or_path.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url_or_path)
+                .map_err(|e| StoreError::Database(format!("bad SQLite URL {url_or_path:?}: {e}")))?
+        } else {
+            SqliteConnectOptions::new().filename(url_or_path)
+        };
+        let in_memory = url_or_path.contains(":memory:") || url_or_path.contains("mode=memory");
+        if !in_memory
+            && let Some(dir) = base.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let options = base
+            .create_if_missing(true)
+            .journal_mode(if in_memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        // WAL lets readers run beside the one writer. An in-memory database lives only
+        // as long as its connection, so it gets exactly one that is never recycled.
+        let pool = if in_memory {
+            SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        }
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::Database(format!("cannot open SQLite database {url_or_path:?}: {e}")))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for adapters of other ports that keep their tables in this database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The distributed store: PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and migrates the database's default schema.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_options(url, parse_pg(url)?).await
+    }
+
+    /// Connects with every pooled connection's `search_path` set to `schema`, creating
+    /// the schema if missing, and migrates it. Tests give each test its own schema.
+    /// `schema` is an identifier of ASCII letters, digits and `_`.
+    pub async fn connect_with_schema(url: &str, schema: &str) -> StoreResult<Self> {
+        let valid = !schema.is_empty()
+            && schema.len() <= 63
+            && schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !schema.as_bytes()[0].is_ascii_digit();
+        if !valid {
+            return Err(StoreError::Database(format!("invalid schema name {schema:?}")));
+        }
+        let base = parse_pg(url)?;
+        let mut conn = sqlx::PgConnection::connect_with(&base).await.map_err(|e| unreachable_pg(url, e))?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&mut conn).await.map_err(db_err)?;
+        conn.close().await.map_err(db_err)?;
+        Self::connect_options(url, base.options([("search_path", schema)])).await
+    }
+
+    async fn connect_options(url: &str, options: PgConnectOptions) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| unreachable_pg(url, e))?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for adapters of other ports that keep their tables in this database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn parse_pg(url: &str) -> StoreResult<PgConnectOptions> {
+    PgConnectOptions::from_str(url).map_err(|e| StoreError::Database(format!("bad PostgreSQL URL: {e}")))
+}
+
+fn unreachable_pg(url: &str, e: sqlx::Error) -> StoreError {
+    // The URL may hold a password: name only its host part.
+    let host = url.rsplit('@').next().unwrap_or(url);
+    StoreError::Database(format!("cannot connect to PostgreSQL at {host}: {e}"))
+}
+
+/// `Ok` if a statement changed a row, `NotFound` if it matched none.
+fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// What the store refuses to keep, whatever the caller checked before.
+fn check_product(product: &Product) -> StoreResult<()> {
+    product.validate().map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let mut skus = BTreeSet::new();
+    for v in &product.variants {
+        if !skus.insert(v.sku.as_str()) {
+            return Err(StoreError::Conflict(format!("variant SKU {} appears twice in {}", v.sku, product.sku)));
+        }
+    }
+    Ok(())
+}
+
+/// How an upsert treats a product's variants.
+struct VariantPlan {
+    /// Stored variants whose SKU is no longer offered.
+    delete: Vec<String>,
+    /// For each incoming variant, in order: the id to store it under, and whether a
+    /// row with that id exists (update) or not (insert).
+    ids: Vec<(VariantId, bool)>,
+}
+
+/// Matches incoming variants to stored ones by SKU. A stored SKU keeps its id; a new
+/// SKU keeps the id it came with, unless that id belongs to a stored variant (one
+/// being dropped, say): then it gets a fresh one, so an id never changes meaning.
+fn plan_variants(incoming: &[Variant], stored: &[(String, String)]) -> StoreResult<VariantPlan> {
+    let by_sku: BTreeMap<&str, &str> = stored.iter().map(|(sku, id)| (sku.as_str(), id.as_str())).collect();
+    let stored_ids: BTreeSet<&str> = stored.iter().map(|(_, id)| id.as_str()).collect();
+    let offered: BTreeSet<&str> = incoming.iter().map(|v| v.sku.as_str()).collect();
+    let delete = stored.iter().filter(|(sku, _)| !offered.contains(sku.as_str())).map(|(_, id)| id.clone()).collect();
+    let ids = incoming
+        .iter()
+        .map(|v| match by_sku.get(v.sku.as_str()) {
+            Some(id) => Ok((VariantId::parse(*id).map_err(|e| corrupt("variant id", e))?, true)),
+            None if stored_ids.contains(v.id.as_str()) => Ok((VariantId::generate(), false)),
+            None => Ok((v.id.clone(), false)),
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok(VariantPlan { delete, ids })
+}
+
+impl_store!(SqliteStore, Sqlite, backend: "sqlite", begin_write: "BEGIN IMMEDIATE");
+impl_store!(PostgresStore, Postgres, backend: "postgres", begin_write: "BEGIN");

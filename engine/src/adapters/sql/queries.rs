@@ -1,0 +1,738 @@
+//! The `Store` implementation, written once for both engines.
+//!
+//! `impl_store!` expands to `impl Store for SqliteStore` and `impl Store for
+//! PostgresStore` from this one body: the SQL is shared (sqlx-sqlite accepts `$1`
+//! parameters), only the pool type and the statement that opens a write transaction
+//! differ. SQLite opens writes with `BEGIN IMMEDIATE`, taking the write lock up front,
+//! so two writers never deadlock upgrading a read lock (SQLITE_BUSY); PostgreSQL uses a
+//! plain `BEGIN` and relies on row locks (`UPDATE ... WHERE stock >= $q` re-checks its
+//! condition after waiting, so checkouts never oversell).
+//!
+//! Architecture invariant: every statement on tenant data has `tenant_id = $n` in its
+//! `WHERE` (or writes the tenant id it was given); a row of another tenant is never
+//! read, changed or counted. The only lookup not scoped by tenant is
+//! `deployment_by_key`, which is how a tenant is found in the first place.
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty, backend: $backend:literal, begin_write: $begin:literal) => {
+        impl $store {
+            /// Opens a transaction that will write.
+            async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, $db>> {
+                self.pool.begin_with($begin).await.map_err(db_err)
+            }
+
+            async fn products_where(
+                &self,
+                tenant: &TenantId,
+                from: &str,
+                binds: &[&str],
+                limit: Option<i64>,
+            ) -> StoreResult<Vec<Product>> {
+                let sql = format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM {from} p \
+                     JOIN variants v ON v.product_id = p.id AND v.tenant_id = p.tenant_id \
+                     WHERE p.tenant_id = $1 ORDER BY p.sku, v.position"
+                );
+                let mut q = sqlx::query_as::<_, ProductVariantRow>(&sql).bind(tenant.as_str());
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                if let Some(limit) = limit {
+                    q = q.bind(limit);
+                }
+                let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
+                assemble_products(tenant, rows)
+            }
+
+            async fn orders_where(&self, tenant: &TenantId, id: Option<&OrderId>, limit: i64) -> StoreResult<Vec<Order>> {
+                // The orders selected, newest first; `$2` is an order id or NULL for all.
+                const PICK: &str = "SELECT id, tenant_id, conversation_id, total_minor, currency, status, created_at \
+                     FROM orders WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) \
+                     ORDER BY created_at DESC, id DESC LIMIT $3";
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let orders = sqlx::query_as::<_, OrderRow>(PICK)
+                    .bind(tenant.as_str())
+                    .bind(id.map(OrderId::as_str))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let lines = sqlx::query_as::<_, OrderLineRow>(
+                    "SELECT order_id, product_id, variant_id, sku, title, options, quantity, unit_price_minor \
+                     FROM order_lines WHERE tenant_id = $1 AND order_id IN (\
+                       SELECT id FROM orders WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) \
+                       ORDER BY created_at DESC, id DESC LIMIT $3) \
+                     ORDER BY order_id, position",
+                )
+                .bind(tenant.as_str())
+                .bind(id.map(OrderId::as_str))
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                assemble_orders(orders, lines)
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
+                Ok(())
+            }
+
+            // --- tenants and deployments ----------------------------------------------
+
+            async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO tenants (id, name, plan, status, settings, catalog_version, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 0, $6)",
+                )
+                .bind(tenant.id.as_str())
+                .bind(&tenant.name)
+                .bind(&tenant.plan)
+                .bind(&tenant.status)
+                .bind(to_json(&tenant.settings)?)
+                .bind(millis(&tenant.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn get_tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
+                sqlx::query_as::<_, TenantRow>(
+                    "SELECT id, name, plan, status, settings, created_at FROM tenants WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .map(TenantRow::into_domain)
+                .transpose()
+            }
+
+            async fn update_tenant_settings(&self, id: &TenantId, settings: &TenantSettings) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE tenants SET settings = $2 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(to_json(settings)?)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                found(done.rows_affected())
+            }
+
+            async fn create_deployment(&self, d: &Deployment) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO deployments (id, tenant_id, name, deployment_key, allowed_origins, revoked, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(d.id.as_str())
+                .bind(d.tenant_id.as_str())
+                .bind(&d.name)
+                .bind(&d.key)
+                .bind(to_json(&d.allowed_origins)?)
+                .bind(d.revoked)
+                .bind(millis(&d.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn deployment_by_key(&self, key: &str) -> StoreResult<Option<Deployment>> {
+                sqlx::query_as::<_, DeploymentRow>(
+                    "SELECT id, tenant_id, name, deployment_key, allowed_origins, revoked, created_at \
+                     FROM deployments WHERE deployment_key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .map(DeploymentRow::into_domain)
+                .transpose()
+            }
+
+            async fn list_deployments(&self, tenant: &TenantId) -> StoreResult<Vec<Deployment>> {
+                sqlx::query_as::<_, DeploymentRow>(
+                    "SELECT id, tenant_id, name, deployment_key, allowed_origins, revoked, created_at \
+                     FROM deployments WHERE tenant_id = $1 ORDER BY created_at, id",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(DeploymentRow::into_domain)
+                .collect()
+            }
+
+            async fn revoke_deployment(&self, tenant: &TenantId, id: &DeploymentId) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE deployments SET revoked = TRUE WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                found(done.rows_affected())
+            }
+
+            // --- catalog ----------------------------------------------------------------
+
+            async fn upsert_product(&self, product: &mut Product) -> StoreResult<Upserted> {
+                check_product(product)?;
+                let tenant = product.tenant_id.clone();
+                let mut tx = self.write_tx().await?;
+                // Written first: it takes the tenant's row lock, so upserts of one tenant
+                // run one at a time and the read-then-write below cannot race.
+                let bumped = sqlx::query("UPDATE tenants SET catalog_version = catalog_version + 1 WHERE id = $1")
+                    .bind(tenant.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                found(bumped.rows_affected())?;
+
+                let existing: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM products WHERE tenant_id = $1 AND sku = $2")
+                        .bind(tenant.as_str())
+                        .bind(product.sku.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                let outcome = match existing {
+                    Some(stored) => {
+                        product.id = ProductId::parse(stored).map_err(|e| corrupt("product id", e))?;
+                        Upserted::Updated
+                    }
+                    None => Upserted::Created,
+                };
+                let columns = (
+                    to_json(&product.tags)?,
+                    to_json(&product.options)?,
+                );
+                let sql = match outcome {
+                    Upserted::Created => {
+                        "INSERT INTO products (id, tenant_id, sku, title, description_html, description_text, \
+                         category, tags, image_url, options, currency) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    }
+                    Upserted::Updated => {
+                        "UPDATE products SET sku = $3, title = $4, description_html = $5, description_text = $6, \
+                         category = $7, tags = $8, image_url = $9, options = $10, currency = $11 \
+                         WHERE id = $1 AND tenant_id = $2"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(product.id.as_str())
+                    .bind(tenant.as_str())
+                    .bind(product.sku.as_str())
+                    .bind(&product.title)
+                    .bind(&product.description_html)
+                    .bind(&product.description_text)
+                    .bind(&product.category)
+                    .bind(&columns.0)
+                    .bind(product.image_url.as_deref())
+                    .bind(&columns.1)
+                    .bind(product.currency.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+
+                // Variants: keep the ids of SKUs already stored, drop the SKUs that left.
+                let stored: Vec<(String, String)> =
+                    sqlx::query_as("SELECT sku, id FROM variants WHERE tenant_id = $1 AND product_id = $2")
+                        .bind(tenant.as_str())
+                        .bind(product.id.as_str())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                let plan = plan_variants(&product.variants, &stored)?;
+                for gone in &plan.delete {
+                    sqlx::query("DELETE FROM variants WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_str())
+                        .bind(gone.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                for (position, (variant, (id, exists))) in product.variants.iter_mut().zip(plan.ids).enumerate() {
+                    variant.id = id;
+                    let sql = if exists {
+                        "UPDATE variants SET sku = $4, title = $5, options = $6, price_minor = $7, stock = $8, \
+                         position = $9 WHERE id = $1 AND tenant_id = $2 AND product_id = $3"
+                    } else {
+                        "INSERT INTO variants (id, tenant_id, product_id, sku, title, options, price_minor, stock, position) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    };
+                    sqlx::query(sql)
+                        .bind(variant.id.as_str())
+                        .bind(tenant.as_str())
+                        .bind(product.id.as_str())
+                        .bind(variant.sku.as_str())
+                        .bind(&variant.title)
+                        .bind(to_json(&variant.options)?)
+                        .bind(variant.price_minor)
+                        .bind(variant.stock)
+                        .bind(position as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(outcome)
+            }
+
+            async fn get_product(&self, tenant: &TenantId, id: &ProductId) -> StoreResult<Option<Product>> {
+                let found = self
+                    .products_where(tenant, "(SELECT * FROM products WHERE tenant_id = $1 AND id = $2)", &[id.as_str()], None)
+                    .await?;
+                Ok(found.into_iter().next())
+            }
+
+            async fn product_by_sku(&self, tenant: &TenantId, sku: &Sku) -> StoreResult<Option<Product>> {
+                let found = self
+                    .products_where(tenant, "(SELECT * FROM products WHERE tenant_id = $1 AND sku = $2)", &[sku.as_str()], None)
+                    .await?;
+                Ok(found.into_iter().next())
+            }
+
+            async fn list_products(
+                &self,
+                tenant: &TenantId,
+                after_sku: Option<&str>,
+                limit: u32,
+            ) -> StoreResult<Vec<Product>> {
+                // SKUs are never empty, so "" is before the first one (bytewise on both engines).
+                self.products_where(
+                    tenant,
+                    "(SELECT * FROM products WHERE tenant_id = $1 AND sku > $2 ORDER BY sku LIMIT $3)",
+                    &[after_sku.unwrap_or("")],
+                    Some(i64::from(limit)),
+                )
+                .await
+            }
+
+            async fn delete_product(&self, tenant: &TenantId, id: &ProductId) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM variants WHERE tenant_id = $1 AND product_id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let done = sqlx::query("DELETE FROM products WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                found(done.rows_affected())?;
+                sqlx::query("UPDATE tenants SET catalog_version = catalog_version + 1 WHERE id = $1")
+                    .bind(tenant.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn catalog_version(&self, tenant: &TenantId) -> StoreResult<i64> {
+                sqlx::query_scalar::<_, i64>("SELECT catalog_version FROM tenants WHERE id = $1")
+                    .bind(tenant.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            // --- conversations and their event log ------------------------------------
+
+            async fn create_conversation(&self, r: &ConversationRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO conversations (id, tenant_id, deployment_id, started_at, last_message_at, messages, dialogue_state) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(r.id.as_str())
+                .bind(r.tenant_id.as_str())
+                .bind(r.deployment_id.as_str())
+                .bind(millis(&r.started_at))
+                .bind(r.last_message_at.as_ref().map(millis))
+                .bind(r.messages)
+                .bind(&r.dialogue_state)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn get_conversation(
+                &self,
+                tenant: &TenantId,
+                id: &ConversationId,
+            ) -> StoreResult<Option<ConversationRecord>> {
+                sqlx::query_as::<_, ConversationRow>(
+                    "SELECT id, tenant_id, deployment_id, started_at, last_message_at, messages, dialogue_state \
+                     FROM conversations WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .map(ConversationRow::into_domain)
+                .transpose()
+            }
+
+            async fn save_dialogue_state(&self, tenant: &TenantId, id: &ConversationId, state: &str) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE conversations SET dialogue_state = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .bind(state)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                found(done.rows_affected())
+            }
+
+            async fn append_events(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                events: &[StoredEvent],
+            ) -> StoreResult<()> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write_tx().await?;
+                // The conversation must be this tenant's: another tenant's log is never
+                // written to, even when it guesses the id.
+                let owned: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM conversations WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_str())
+                        .bind(conversation.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if owned.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(conversation.as_str())
+                    .bind(e.seq)
+                    .bind(&e.kind)
+                    .bind(&e.json)
+                    .bind(e.command_id.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn events_after(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                after: i64,
+                limit: u32,
+            ) -> StoreResult<Vec<StoredEvent>> {
+                let rows = sqlx::query_as::<_, EventRow>(
+                    "SELECT seq, kind, payload, command_id FROM events \
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(EventRow::into_domain).collect())
+            }
+
+            async fn last_seq(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<i64> {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant_id = $1 AND conversation_id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+
+            async fn command_acks(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+            ) -> StoreResult<Vec<(String, i64)>> {
+                sqlx::query_as::<_, (String, i64)>(
+                    "SELECT command_id, seq FROM events \
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND command_id IS NOT NULL ORDER BY seq",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+
+            async fn append_message(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                message: &TranscriptMessage,
+            ) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let at = millis(&message.at);
+                let done = sqlx::query(
+                    "UPDATE conversations SET messages = messages + 1, \
+                     last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 \
+                                            THEN $3 ELSE last_message_at END \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                found(done.rows_affected())?;
+                sqlx::query(
+                    "INSERT INTO messages (tenant_id, conversation_id, role, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(message.role.as_str())
+                .bind(&message.text)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn transcript(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+            ) -> StoreResult<Vec<TranscriptMessage>> {
+                sqlx::query_as::<_, MessageRow>(
+                    "SELECT role, body, created_at FROM messages \
+                     WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(MessageRow::into_domain)
+                .collect()
+            }
+
+            async fn list_conversations(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<ConversationRecord>> {
+                sqlx::query_as::<_, ConversationRow>(
+                    "SELECT id, tenant_id, deployment_id, started_at, last_message_at, messages, dialogue_state \
+                     FROM conversations WHERE tenant_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+                )
+                .bind(tenant.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(ConversationRow::into_domain)
+                .collect()
+            }
+
+            // --- carts and orders -------------------------------------------------------
+
+            async fn load_cart(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Option<Cart>> {
+                sqlx::query_as::<_, CartRow>(
+                    "SELECT version, currency, lines FROM carts WHERE tenant_id = $1 AND conversation_id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .map(CartRow::into_domain)
+                .transpose()
+            }
+
+            async fn cart_command(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                command: &CommandId,
+            ) -> StoreResult<Option<i64>> {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT version FROM cart_commands \
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND command_id = $3",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(command.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+
+            async fn save_cart(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                cart: &Cart,
+                command: Option<&CommandId>,
+            ) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                put_cart!(tx, tenant, conversation, cart, command);
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn place_order(&self, order: &Order, emptied_cart: &Cart, command: Option<&CommandId>) -> StoreResult<()> {
+                let tenant = &order.tenant_id;
+                let mut tx = self.write_tx().await?;
+                // Variants in id order: two checkouts lock shared rows in the same order,
+                // so PostgreSQL never has to break a deadlock between them.
+                let mut lines: Vec<&CartLine> = order.lines.iter().collect();
+                lines.sort_by(|a, b| a.variant_id.cmp(&b.variant_id));
+                for line in lines {
+                    let done = sqlx::query(
+                        "UPDATE variants SET stock = stock - $1 WHERE tenant_id = $2 AND id = $3 AND stock >= $1",
+                    )
+                    .bind(i64::from(line.quantity))
+                    .bind(tenant.as_str())
+                    .bind(line.variant_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        let available: Option<i64> =
+                            sqlx::query_scalar("SELECT stock FROM variants WHERE tenant_id = $1 AND id = $2")
+                                .bind(tenant.as_str())
+                                .bind(line.variant_id.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db_err)?;
+                        tx.rollback().await.map_err(db_err)?;
+                        return Err(StoreError::OutOfStock {
+                            sku: line.sku.to_string(),
+                            available: available.unwrap_or(0),
+                        });
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO orders (id, tenant_id, conversation_id, total_minor, currency, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(order.id.as_str())
+                .bind(tenant.as_str())
+                .bind(order.conversation_id.as_str())
+                .bind(order.total_minor)
+                .bind(order.currency.as_str())
+                .bind(&order.status)
+                .bind(millis(&order.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                for (position, line) in order.lines.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO order_lines (order_id, tenant_id, position, product_id, variant_id, sku, title, \
+                         options, quantity, unit_price_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(order.id.as_str())
+                    .bind(tenant.as_str())
+                    .bind(position as i64)
+                    .bind(line.product_id.as_str())
+                    .bind(line.variant_id.as_str())
+                    .bind(line.sku.as_str())
+                    .bind(&line.title)
+                    .bind(to_json(&line.options)?)
+                    .bind(i64::from(line.quantity))
+                    .bind(line.unit_price_minor)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                put_cart!(tx, tenant, &order.conversation_id, emptied_cart, command);
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>> {
+                Ok(self.orders_where(tenant, Some(id), 1).await?.into_iter().next())
+            }
+
+            async fn list_orders(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<Order>> {
+                self.orders_where(tenant, None, i64::from(limit)).await
+            }
+        }
+    };
+}
+
+/// Saves a cart inside an open write transaction, with its command id if any. The
+/// conversation must be the tenant's (else `NotFound`, and nothing is written), and
+/// the upsert only ever replaces a cart of the same tenant. A command id already
+/// applied is a `Conflict`; the caller's transaction then rolls back, leaving the
+/// cart as it was.
+macro_rules! put_cart {
+    ($tx:ident, $tenant:expr, $conversation:expr, $cart:expr, $command:expr) => {{
+        let (tenant, conversation, cart): (&TenantId, &ConversationId, &Cart) = ($tenant, $conversation, $cart);
+        let owned: Option<String> = sqlx::query_scalar("SELECT id FROM conversations WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err(db_err)?;
+        if owned.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let done = sqlx::query(
+            "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, \
+               currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at \
+             WHERE carts.tenant_id = excluded.tenant_id",
+        )
+        .bind(conversation.as_str())
+        .bind(tenant.as_str())
+        .bind(cart.version)
+        .bind(cart.currency.as_str())
+        .bind(to_json(&cart.lines)?)
+        .bind(millis(&Utc::now()))
+        .execute(&mut *$tx)
+        .await
+        .map_err(db_err)?;
+        found(done.rows_affected())?;
+        if let Some(command) = $command {
+            sqlx::query(
+                "INSERT INTO cart_commands (conversation_id, command_id, tenant_id, version) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(conversation.as_str())
+            .bind(command.as_str())
+            .bind(tenant.as_str())
+            .bind(cart.version)
+            .execute(&mut *$tx)
+            .await
+            .map_err(|e| match db_err(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("cart command {} was already applied", command.as_str()))
+                }
+                other => other,
+            })?;
+        }
+    }};
+}
+
+pub(super) use impl_store;
+pub(super) use put_cart;
