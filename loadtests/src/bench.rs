@@ -1,0 +1,385 @@
+//! `bench`: the whole comparison in one process. Starts the echo baseline and Aisle
+//! (`aisle serve` with the demo shop, as a child process on a free loopback port),
+//! runs the ping scenario against both with the same settings and the cart scenario
+//! against both (echo in its fake-shop mode), then prints a markdown table and writes
+//! `RESULTS.md` and `results.csv`. Children and scratch data are removed at the end,
+//! on error and on Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+
+use crate::cart::{self, CartOptions};
+use crate::echo::{self, EchoOptions, EchoServer};
+use crate::ping::{self, PingOptions};
+use crate::procs::{self, ChildGuard, ScratchDir};
+use crate::report::{self, RunInfo};
+use crate::stats::Outcome;
+
+/// Where the echo baseline runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EchoMode {
+    /// In this process, on its own tokio runtime (own worker threads).
+    OwnRuntime,
+    /// In this process, on the load generator's runtime.
+    SameRuntime,
+    /// As a separate process (`loadtests echo-server`), like Aisle.
+    Subprocess,
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub clients: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub cart_rate: f64,
+    pub cart_duration: Duration,
+    pub cart_clients: usize,
+    pub aisle_bin: PathBuf,
+    /// Measure an Aisle that is already running (base URL) instead of starting one.
+    pub aisle_url: Option<String>,
+    pub skip_aisle: bool,
+    pub echo_mode: EchoMode,
+    pub echo_threads: usize,
+    pub health_timeout: Duration,
+    pub out_dir: PathBuf,
+    pub write: bool,
+    pub keep_data: bool,
+    /// Wait up to this long for other processes to leave the CPUs mostly idle.
+    pub quiet_wait: Duration,
+}
+
+/// Below this share of busy cores (other processes) the machine counts as quiet.
+const QUIET_BELOW_PCT: f64 = 25.0;
+
+/// Samples CPU use in 2 s windows until it is below [`QUIET_BELOW_PCT`] or `wait`
+/// has passed; returns the last sample (recorded with the results either way).
+async fn wait_quiet(wait: Duration) -> f64 {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let busy = report::cpu_busy_pct(Duration::from_secs(2)).await;
+        if busy < QUIET_BELOW_PCT || tokio::time::Instant::now() >= deadline {
+            if busy >= QUIET_BELOW_PCT {
+                eprintln!("warning: other processes keep {busy:.0}% of the CPUs busy; results will be noisy");
+            }
+            return busy;
+        }
+        eprintln!("other processes keep {busy:.0}% of the CPUs busy; waiting for a quieter moment…");
+    }
+}
+
+/// The echo baseline, however it runs; stops on drop.
+enum Echo {
+    InProcess { server: EchoServer, runtime: Option<tokio::runtime::Runtime> },
+    Subprocess { url: String, _child: ChildGuard, _dir: ScratchDir },
+}
+
+impl Echo {
+    fn url(&self) -> String {
+        match self {
+            Echo::InProcess { server, .. } => server.url(),
+            Echo::Subprocess { url, .. } => url.clone(),
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        if let Echo::InProcess { server, runtime } = self {
+            server.stop();
+            if let Some(rt) = runtime.take() {
+                rt.shutdown_background();
+            }
+        }
+    }
+}
+
+const ECHO_LIFETIME: Duration = Duration::from_secs(3600);
+
+async fn start_echo(mode: EchoMode, threads: usize) -> Result<Echo> {
+    let opts = EchoOptions { fake_shop: true };
+    match mode {
+        EchoMode::SameRuntime => {
+            let server = echo::start("127.0.0.1:0", opts, ECHO_LIFETIME).await?;
+            Ok(Echo::InProcess { server, runtime: None })
+        }
+        EchoMode::OwnRuntime => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads.max(1))
+                .thread_name("echo")
+                .enable_all()
+                .build()?;
+            let server = rt
+                .spawn(echo::start("127.0.0.1:0", opts, ECHO_LIFETIME))
+                .await
+                .map_err(|e| anyhow!("echo start panicked: {e}"))??;
+            Ok(Echo::InProcess { server, runtime: Some(rt) })
+        }
+        EchoMode::Subprocess => {
+            let dir = ScratchDir::new("loadtests-echo")?;
+            let addr = format!("127.0.0.1:{}", procs::free_port()?);
+            let mut cmd = Command::new(std::env::current_exe()?);
+            cmd.args(["echo-server", "--fake-shop", "--bind", &addr, "--max-seconds", "3600"]);
+            let mut child = ChildGuard::spawn("echo-server", cmd, &dir.path.join("echo.log"))?;
+            procs::wait_for_port(&addr, Duration::from_secs(10), &mut child).await?;
+            Ok(Echo::Subprocess { url: format!("ws://{addr}/v1/ws"), _child: child, _dir: dir })
+        }
+    }
+}
+
+/// A running Aisle: the child (if we started it) and what the clients need.
+struct Aisle {
+    base: String,
+    deployment_key: String,
+    log: Option<PathBuf>,
+    _child: Option<ChildGuard>,
+    _dir: Option<ScratchDir>,
+}
+
+impl Aisle {
+    fn ws_url(&self) -> String {
+        format!("{}/v1/ws", self.base.replacen("http://", "ws://", 1))
+    }
+    fn log_tail(&self) -> String {
+        self.log.as_deref().map(|l| procs::tail(l, 40)).unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+struct Demo {
+    tenant_id: String,
+    deployment_key: String,
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    // no_proxy: the bench only talks to loopback and must not go through a proxy.
+    Ok(reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?)
+}
+
+async fn start_aisle(o: &BenchOptions) -> Result<Aisle> {
+    let http = http_client()?;
+    let (base, child, dir, log) = match &o.aisle_url {
+        Some(url) => {
+            crate::wsclient::check_loopback(url)?;
+            (url.trim_end_matches('/').to_owned(), None, None, None)
+        }
+        None => {
+            if !o.aisle_bin.is_file() {
+                bail!(
+                    "no aisle binary at {} (build it: cargo build --release -p ws-gateway, or pass --aisle-bin)",
+                    o.aisle_bin.display()
+                );
+            }
+            let mut dir = ScratchDir::new("aisle-bench")?;
+            dir.keep = o.keep_data;
+            let addr = format!("127.0.0.1:{}", procs::free_port()?);
+            let log = dir.path.join("aisle.log");
+            let mut cmd = Command::new(&o.aisle_bin);
+            cmd.arg("serve")
+                .env("AISLE_DEMO", "1")
+                .env("AISLE_BIND", &addr)
+                .env("AISLE_DATA_DIR", dir.path.join("data"))
+                // Loopback only: the offline assistant answers, never a remote model.
+                .env_remove("GROQ_API_KEY")
+                .env_remove("AISLE_GROQ_BASE_URL");
+            let child = ChildGuard::spawn("aisle", cmd, &log)?;
+            eprintln!("started aisle (pid {}) on {addr}, log {}", child.pid(), log.display());
+            (format!("http://{addr}"), Some(child), Some(dir), Some(log))
+        }
+    };
+    let mut aisle = Aisle { base, deployment_key: String::new(), log, _child: child, _dir: dir };
+    let health = format!("{}/healthz", aisle.base);
+    let deadline = tokio::time::Instant::now() + o.health_timeout;
+    loop {
+        if let Some(st) = aisle._child.as_mut().and_then(ChildGuard::exited) {
+            bail!("aisle exited during start-up ({st}); log tail:\n{}", aisle.log_tail());
+        }
+        if let Ok(r) = http.get(&health).send().await
+            && r.status() == reqwest::StatusCode::OK
+        {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "GET {health} did not answer 200 within {:?}; log tail:\n{}",
+                o.health_timeout,
+                aisle.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let demo_url = format!("{}/v1/demo", aisle.base);
+    let resp = http.get(&demo_url).send().await.with_context(|| format!("GET {demo_url}"))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        bail!("GET {demo_url}: {status} {body}; log tail:\n{}", aisle.log_tail());
+    }
+    let demo: Demo = resp.json().await.with_context(|| format!("GET {demo_url}: unexpected body"))?;
+    eprintln!("aisle demo tenant {} ready at {}", demo.tenant_id, aisle.base);
+    aisle.deployment_key = demo.deployment_key;
+    Ok(aisle)
+}
+
+/// Runs the bench; returns an error (after reporting what was measured) if any step failed.
+pub async fn run(o: &BenchOptions) -> Result<()> {
+    tokio::select! {
+        r = run_inner(o) => r,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted; children stopped"),
+    }
+}
+
+async fn run_inner(o: &BenchOptions) -> Result<()> {
+    let echo = start_echo(o.echo_mode, o.echo_threads).await.context("starting the echo baseline")?;
+    eprintln!("echo baseline ({:?}) at {}", o.echo_mode, echo.url());
+    let aisle = if o.skip_aisle { None } else { Some(start_aisle(o).await?) };
+    let background = wait_quiet(o.quiet_wait).await;
+
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    let ping_opts = |url: String, key: &str, origin: Option<String>, target: &str| PingOptions {
+        url,
+        origin,
+        deployment_key: key.into(),
+        clients: o.clients,
+        duration: o.duration,
+        warmup: o.warmup,
+        target: target.into(),
+    };
+    let cart_opts = |url: String, key: &str, origin: Option<String>, target: &str| CartOptions {
+        url,
+        origin,
+        deployment_key: key.into(),
+        clients: o.cart_clients,
+        rate: o.cart_rate,
+        duration: o.cart_duration,
+        warmup: o.warmup,
+        target: target.into(),
+    };
+
+    let mut step = |name: &str, r: Result<Outcome>, aisle: Option<&Aisle>| match r {
+        Ok(out) => {
+            eprintln!("{}", out.describe());
+            outcomes.push(out);
+        }
+        Err(e) => {
+            let tail = aisle.map(Aisle::log_tail).filter(|t| !t.is_empty());
+            let msg = format!("{name} failed: {e:#}");
+            eprintln!("{msg}");
+            if let Some(t) = tail {
+                eprintln!("aisle log tail:\n{t}");
+            }
+            failures.push(msg);
+        }
+    };
+
+    eprintln!("ping vs echo…");
+    step("ping vs echo", ping::run(&ping_opts(echo.url(), "pk_echo", None, "echo")).await, None);
+    if let Some(a) = &aisle {
+        settle().await;
+        eprintln!("ping vs aisle…");
+        let r = ping::run(&ping_opts(a.ws_url(), &a.deployment_key, Some(a.base.clone()), "aisle")).await;
+        step("ping vs aisle", r, Some(a));
+    }
+    settle().await;
+    eprintln!("cart vs echo (fake shop)…");
+    step("cart vs echo", cart::run(&cart_opts(echo.url(), "pk_echo", None, "echo")).await, None);
+    if let Some(a) = &aisle {
+        settle().await;
+        eprintln!("cart vs aisle…");
+        let r = cart::run(&cart_opts(a.ws_url(), &a.deployment_key, Some(a.base.clone()), "aisle")).await;
+        step("cart vs aisle", r, Some(a));
+    }
+    drop(aisle);
+    drop(echo);
+
+    let settings = format!(
+        "ping: {} clients × {:.0} s (+{:.0} s warm-up); cart: {:.0} commands/s × {:.0} s over {} clients; echo baseline: {:?}{}",
+        o.clients,
+        o.duration.as_secs_f64(),
+        o.warmup.as_secs_f64(),
+        o.cart_rate,
+        o.cart_duration.as_secs_f64(),
+        o.cart_clients,
+        o.echo_mode,
+        if o.echo_mode == EchoMode::Subprocess { String::new() } else { format!(", {} threads", o.echo_threads) },
+    );
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let info = RunInfo::collect(repo, settings, background);
+    println!("\n{}\n", report::markdown_table(&outcomes));
+    println!("{}", report::goals(&outcomes));
+    for f in &failures {
+        println!("FAILED: {f}");
+    }
+    let measured_aisle = outcomes.iter().any(|x| x.target == "aisle");
+    if o.write && measured_aisle {
+        write_all(&o.out_dir, &info, &outcomes, &failures)?;
+    } else if o.write {
+        eprintln!("nothing measured against Aisle: RESULTS.md and results.csv left unchanged");
+    }
+    if !failures.is_empty() {
+        bail!("{} step(s) failed", failures.len());
+    }
+    Ok(())
+}
+
+fn write_all(dir: &Path, info: &RunInfo, outcomes: &[Outcome], failures: &[String]) -> Result<()> {
+    let md = dir.join("RESULTS.md");
+    report::write_results_md(&md, info, outcomes)?;
+    if !failures.is_empty() {
+        let mut text = std::fs::read_to_string(&md)?;
+        text.push_str("\n## Failed steps\n\n");
+        for f in failures {
+            text.push_str(&format!("- {}\n", f.replace('\n', " ")));
+        }
+        std::fs::write(&md, text)?;
+    }
+    let csv = dir.join("results.csv");
+    report::append_csv(&csv, info, outcomes)?;
+    eprintln!("wrote {} and appended to {}", md.display(), csv.display());
+    plot(dir);
+    Ok(())
+}
+
+/// Regenerates `results.svg` with `plot.py` if python3 with matplotlib is there
+/// (bounded to 120 s); otherwise says how.
+fn plot(dir: &Path) {
+    let script = dir.join("plot.py");
+    let child = Command::new("python3")
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("python3 not found; to plot: pip install matplotlib && python3 {}", script.display());
+        return;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => {
+                eprintln!("plotted {}", dir.join("results.svg").display());
+                return;
+            }
+            Ok(Some(_)) | Err(_) => break,
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    eprintln!(
+        "results.svg not regenerated; to plot: pip install matplotlib && python3 {}",
+        script.display()
+    );
+}
+
+/// A pause between scenarios so one's tail (closing sockets) does not hit the next.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}

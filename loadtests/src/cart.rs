@@ -1,0 +1,383 @@
+//! `cart`: cart-command acknowledgement latency at a fixed, open-loop rate.
+//!
+//! Each client first opens a session and finds a product to put in its cart: it sends
+//! `message` "do you have a duffle bag?" and picks, from the `products` event, an item
+//! that is `in_stock` with exactly one variant (so `variant_id` may be omitted). Then
+//! all clients together send `cart.set` (quantity 1, 2, 1, 2…) on a fixed schedule:
+//! `rate / clients` per client, client `i` offset by `i / rate`, so the sends are spread
+//! evenly. Latency runs from the *scheduled* send time to the `ack` with the same `id`,
+//! so a stalled server cannot slow the generator down and hide its stall (coordinated
+//! omission). A send the timer fires early (tokio timers tick per millisecond; we wake
+//! up to 1 ms early rather than late) is timed from when it was actually sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::stats::{self, Latency, Outcome};
+use crate::wsclient::{self, Ws};
+
+/// How long a client may take to find a product.
+pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// After the last scheduled send, how long to wait for outstanding acks.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Wake this much before a scheduled send (the timer rounds up to the next ms).
+const EARLY: Duration = Duration::from_millis(1);
+/// Hard caps per client, whatever the rate and duration.
+pub const MAX_COMMANDS: u64 = 10_000_000;
+const MAX_FRAMES: u64 = 100_000_000;
+
+pub const DISCOVERY_TEXT: &str = "do you have a duffle bag?";
+
+#[derive(Debug, Clone)]
+pub struct CartOptions {
+    pub url: String,
+    pub origin: Option<String>,
+    pub deployment_key: String,
+    pub clients: usize,
+    /// Commands per second, all clients together.
+    pub rate: f64,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub target: String,
+}
+
+#[derive(Default)]
+struct ClientStats {
+    acks: Option<hdrhistogram::Histogram<u64>>,
+    lag: Option<hdrhistogram::Histogram<u64>>,
+    sent_in_window: u64,
+    acked_in_window: u64,
+    cart_events: u64,
+    other_frames: u64,
+    errors: BTreeMap<String, u64>,
+    unanswered: u64,
+    failure: Option<String>,
+}
+
+pub async fn run(o: &CartOptions) -> Result<Outcome> {
+    wsclient::check_loopback(&o.url)?;
+    if o.clients == 0 || o.duration.is_zero() || !(o.rate > 0.0 && o.rate.is_finite()) {
+        bail!("cart needs at least one client, a positive rate and a non-zero duration");
+    }
+    let sessions =
+        crate::ping::open_all_sessions(&o.url, o.origin.as_deref(), &o.deployment_key, o.clients)
+            .await?;
+    let ready = discover_all(sessions).await?;
+
+    let start = Instant::now() + Duration::from_millis(50);
+    let measure_from = start + o.warmup;
+    let end = measure_from + o.duration;
+    let interval = Duration::from_secs_f64(o.clients as f64 / o.rate);
+    let tasks: Vec<_> = ready
+        .into_iter()
+        .enumerate()
+        .map(|(i, (ws, product))| {
+            let first = start + Duration::from_secs_f64(i as f64 / o.rate);
+            let sched = Schedule { first, interval, measure_from, end };
+            tokio::spawn(client_loop(ws, product, sched))
+        })
+        .collect();
+
+    let (mut acks, mut lag) = (stats::new_hist(), stats::new_hist());
+    let mut total = ClientStats::default();
+    let (mut failed, mut first_failure) = (0u64, None);
+    for t in tasks {
+        let s = t.await.unwrap_or_else(|e| ClientStats {
+            failure: Some(format!("client task panicked: {e}")),
+            ..Default::default()
+        });
+        if let Some(h) = &s.acks {
+            acks.add(h).expect("same bounds");
+        }
+        if let Some(h) = &s.lag {
+            lag.add(h).expect("same bounds");
+        }
+        total.sent_in_window += s.sent_in_window;
+        total.acked_in_window += s.acked_in_window;
+        total.cart_events += s.cart_events;
+        total.other_frames += s.other_frames;
+        total.unanswered += s.unanswered;
+        for (code, n) in s.errors {
+            *total.errors.entry(code).or_default() += n;
+        }
+        if let Some(f) = s.failure {
+            failed += 1;
+            first_failure.get_or_insert(f);
+        }
+    }
+    let secs = o.duration.as_secs_f64();
+    let error_frames: u64 = total.errors.values().sum();
+    let lag = Latency::of(&lag);
+    let mut notes = format!(
+        "sent {:.0}/s of {:.0}/s target; {} cart events; send lag p99 {} µs max {} µs",
+        total.sent_in_window as f64 / secs,
+        o.rate,
+        total.cart_events,
+        lag.p99,
+        lag.max,
+    );
+    if error_frames > 0 {
+        notes.push_str(&format!("; error frames {:?}", total.errors));
+    }
+    if total.unanswered > 0 {
+        notes.push_str(&format!("; {} commands never answered", total.unanswered));
+    }
+    if let Some(f) = first_failure {
+        notes.push_str(&format!("; {failed} clients failed, first: {f}"));
+    }
+    Ok(Outcome {
+        scenario: "cart".into(),
+        target: o.target.clone(),
+        clients: o.clients,
+        duration_s: secs,
+        rate_target: Some(o.rate),
+        achieved_rate: Some(total.sent_in_window as f64 / secs),
+        throughput: total.acked_in_window as f64 / secs,
+        latency: Latency::of(&acks),
+        errors: error_frames + total.unanswered + failed,
+        notes,
+    })
+}
+
+/// Runs [`discover`] on every session concurrently; fails with the first error.
+async fn discover_all(sessions: Vec<Ws>) -> Result<Vec<(Ws, String)>> {
+    let n = sessions.len();
+    let tasks: Vec<_> = sessions.into_iter().map(|ws| tokio::spawn(discover(ws))).collect();
+    let (mut ok, mut first) = (Vec::with_capacity(n), None);
+    for t in tasks {
+        match t.await {
+            Ok(Ok(pair)) => ok.push(pair),
+            Ok(Err(e)) => {
+                first.get_or_insert(e);
+            }
+            Err(e) => {
+                first.get_or_insert(anyhow!("discovery task panicked: {e}"));
+            }
+        }
+    }
+    if let Some(e) = first {
+        for (ws, _) in ok {
+            wsclient::close(ws).await;
+        }
+        return Err(e.context(format!(
+            "cart: finding a product failed (asked {DISCOVERY_TEXT:?}, expected a `products` event with an in-stock single-variant item)"
+        )));
+    }
+    Ok(ok)
+}
+
+/// Asks for a duffle bag and returns a single-variant, in-stock product id from the
+/// `products` event; waits for the turn's `assistant.end` (bounded) so the reply's
+/// tail does not spill into the measurement.
+async fn discover(mut ws: Ws) -> Result<(Ws, String)> {
+    let msg = serde_json::json!({"type":"message","id":"m1","text":DISCOVERY_TEXT});
+    wsclient::send_text(&mut ws, msg.to_string()).await?;
+    let mut deadline = Instant::now() + DISCOVERY_TIMEOUT;
+    let (mut found, mut ended) = (None::<String>, false);
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    let mut offered: Vec<String> = Vec::new();
+    for _ in 0..wsclient::MAX_SKIPPED_FRAMES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(text) = wsclient::next_text(&mut ws, left).await? else { break };
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let ty = v["type"].as_str().unwrap_or("?").to_owned();
+        *seen.entry(ty.clone()).or_default() += 1;
+        match ty.as_str() {
+            "products" if found.is_none() => {
+                found = pick_product(&v, &mut offered);
+                if found.is_some() && !ended {
+                    deadline = deadline.min(Instant::now() + Duration::from_secs(5));
+                }
+            }
+            "assistant.end" => {
+                ended = true;
+                // `products` may follow the reply's end; allow a short grace.
+                deadline = deadline.min(Instant::now() + Duration::from_secs(2));
+            }
+            "error" if v["id"] == "m1" || v["id"].is_null() => {
+                bail!("the server refused the message: {text}");
+            }
+            _ => {}
+        }
+        if found.is_some() && ended {
+            break;
+        }
+    }
+    match found {
+        Some(p) => Ok((ws, p)),
+        None if offered.is_empty() => bail!(
+            "no `products` event with items within {DISCOVERY_TIMEOUT:?}; frames seen by type: {seen:?}"
+        ),
+        None => bail!(
+            "no offered product is in stock with exactly one variant; offered: {}",
+            offered.join(", ")
+        ),
+    }
+}
+
+/// The first `items[]` entry that is in stock and has exactly one (in-stock) variant.
+fn pick_product(products: &Value, offered: &mut Vec<String>) -> Option<String> {
+    for item in products["items"].as_array()? {
+        let id = item["id"].as_str()?;
+        let variants = item["variants"].as_array().map_or(0, Vec::len);
+        let in_stock = item["in_stock"].as_bool() == Some(true)
+            && item["variants"][0]["in_stock"].as_bool() != Some(false);
+        offered.push(format!("{id} ({variants} variants, in_stock {in_stock})"));
+        if variants == 1 && in_stock {
+            return Some(id.to_owned());
+        }
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    first: Instant,
+    interval: Duration,
+    measure_from: Instant,
+    end: Instant,
+}
+
+impl Schedule {
+    fn at(&self, k: u64) -> Instant {
+        self.first + self.interval.mul_f64(k as f64)
+    }
+}
+
+struct Pending {
+    start: Instant,
+    measured: bool,
+}
+
+async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStats {
+    let mut s = ClientStats {
+        acks: Some(stats::new_hist()),
+        lag: Some(stats::new_hist()),
+        ..Default::default()
+    };
+    let product = serde_json::to_string(&product).expect("a string serializes");
+    let drain_until = sched.end + DRAIN_TIMEOUT;
+    let mut pending: HashMap<u64, Pending> = HashMap::new();
+    let mut k = 0u64;
+    for _ in 0..MAX_FRAMES {
+        let next = sched.at(k);
+        let sending = next < sched.end && k < MAX_COMMANDS;
+        if !sending && pending.is_empty() || Instant::now() >= drain_until {
+            break;
+        }
+        let wake = if sending { next.checked_sub(EARLY).unwrap_or(next) } else { drain_until };
+        tokio::select! {
+            biased;
+            frame = ws.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(c))) => { s.failure = Some(format!("server closed: {c:?}")); break }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => { s.failure = Some(format!("read failed: {e}")); break }
+                    None => { s.failure = Some("server closed the connection".into()); break }
+                };
+                on_frame(&text, &mut pending, &mut s);
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                let now = Instant::now();
+                let measured = next >= sched.measure_from;
+                if measured {
+                    s.sent_in_window += 1;
+                    stats::record(s.lag.as_mut().expect("set"), now.saturating_duration_since(next));
+                }
+                let frame = format!(
+                    r#"{{"type":"cart.set","id":"s{k}","product_id":{product},"quantity":{}}}"#,
+                    1 + k % 2
+                );
+                pending.insert(k, Pending { start: now.min(next), measured });
+                k += 1;
+                if let Err(e) = wsclient::send_text(&mut ws, frame).await {
+                    s.failure = Some(format!("{e:#}"));
+                    break;
+                }
+            }
+        }
+    }
+    s.unanswered = pending.values().filter(|p| p.measured).count() as u64;
+    wsclient::close(ws).await;
+    s
+}
+
+fn on_frame(text: &str, pending: &mut HashMap<u64, Pending>, s: &mut ClientStats) {
+    let now = Instant::now();
+    let Some(h) = wsclient::head(text) else {
+        s.other_frames += 1;
+        return;
+    };
+    let k = h.id.as_deref().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse::<u64>().ok());
+    match h.ty.as_ref() {
+        "ack" => {
+            if let Some(p) = k.and_then(|k| pending.remove(&k))
+                && p.measured
+            {
+                stats::record(s.acks.as_mut().expect("set"), now.saturating_duration_since(p.start));
+                s.acked_in_window += 1;
+            }
+        }
+        "cart" => s.cart_events += 1,
+        "error" => {
+            let code = h.code.as_deref().unwrap_or("?").to_owned();
+            *s.errors.entry(code).or_default() += 1;
+            if let Some(k) = k {
+                pending.remove(&k);
+            }
+        }
+        _ => s.other_frames += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_first_single_variant_in_stock_product() {
+        let v: Value = serde_json::json!({"type":"products","items":[
+            {"id":"a","in_stock":true,"variants":[{"id":"a1","in_stock":true},{"id":"a2","in_stock":true}]},
+            {"id":"b","in_stock":false,"variants":[{"id":"b1","in_stock":false}]},
+            {"id":"c","in_stock":true,"variants":[{"id":"c1","in_stock":true}]}
+        ]});
+        let mut offered = vec![];
+        assert_eq!(pick_product(&v, &mut offered).as_deref(), Some("c"));
+        assert_eq!(offered.len(), 3);
+    }
+
+    #[test]
+    fn no_pick_without_a_fitting_product() {
+        let v: Value = serde_json::json!({"items":[{"id":"a","in_stock":true,"variants":[]}]});
+        assert!(pick_product(&v, &mut vec![]).is_none());
+    }
+
+    #[test]
+    fn schedule_spreads_sends_evenly() {
+        let t = Instant::now();
+        let s = Schedule { first: t, interval: Duration::from_millis(25), measure_from: t, end: t };
+        assert_eq!(s.at(4) - s.at(0), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn ack_and_error_resolve_pending_commands() {
+        let mut s = ClientStats { acks: Some(stats::new_hist()), ..Default::default() };
+        let mut pending = HashMap::new();
+        let start = Instant::now();
+        pending.insert(0, Pending { start, measured: true });
+        pending.insert(1, Pending { start, measured: true });
+        on_frame(r#"{"type":"ack","id":"s0","seq":1}"#, &mut pending, &mut s);
+        on_frame(r#"{"type":"cart","seq":2,"cart":{}}"#, &mut pending, &mut s);
+        on_frame(r#"{"type":"error","code":"out_of_stock","id":"s1","seq":3}"#, &mut pending, &mut s);
+        assert!(pending.is_empty());
+        assert_eq!((s.acked_in_window, s.cart_events), (1, 1));
+        assert_eq!(s.errors.get("out_of_stock"), Some(&1));
+    }
+}
