@@ -28,7 +28,8 @@ enum Cmd {
     },
 }
 
-#[actix_web::main]
+// A multi-thread runtime: the actors live here; actix runs its own worker threads.
+#[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))

@@ -51,6 +51,13 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let store = open_store(&config).await?;
+        Self::build_with_store(config, store).await
+    }
+
+    /// Builds on a store opened by the caller (tests give each run its own schema).
+    pub async fn build_with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?;
         let session_keys = match &config.session_secret {
             Some(s) => SessionKeys::new(s.expose().as_bytes()),
             None => SessionKeys::load_or_create(&config.data_dir)

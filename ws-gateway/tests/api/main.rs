@@ -1,0 +1,8 @@
+//! Black-box tests of the `aisle` server: the real app on port 0, real SQLite (and
+//! PostgreSQL where marked), driven over real WebSockets. One binary for link time.
+
+mod binary;
+mod chat;
+mod helpers;
+mod resilience;
+mod ws_contract;
