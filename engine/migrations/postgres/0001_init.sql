@@ -1,7 +1,7 @@
 -- Aisle's relational schema, PostgreSQL flavour. Keep in step with
 -- ../sqlite/0001_init.sql: the same tables, columns and constraints; only the
--- types of identity columns and collations differ (SKUs sort bytewise, as in
--- SQLite, so cursors page the same on both engines).
+-- types of identity columns and collations differ (SKUs, and the ids that break
+-- ties in listings, sort bytewise as in SQLite, so both engines list alike).
 -- Times are BIGINT unix milliseconds, money BIGINT minor units, JSON is TEXT.
 
 CREATE TABLE tenants (
@@ -15,7 +15,7 @@ CREATE TABLE tenants (
 );
 
 CREATE TABLE deployments (
-    id              TEXT PRIMARY KEY NOT NULL,
+    id              TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     tenant_id       TEXT NOT NULL REFERENCES tenants (id),
     name            TEXT NOT NULL,
     deployment_key  TEXT NOT NULL UNIQUE,
@@ -55,7 +55,7 @@ CREATE TABLE variants (
 CREATE INDEX variants_by_product ON variants (tenant_id, product_id, position);
 
 CREATE TABLE conversations (
-    id              TEXT PRIMARY KEY NOT NULL,
+    id              TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     tenant_id       TEXT NOT NULL REFERENCES tenants (id),
     deployment_id   TEXT NOT NULL,
     started_at      BIGINT NOT NULL,
@@ -105,7 +105,7 @@ CREATE TABLE cart_commands (
 );
 
 CREATE TABLE orders (
-    id              TEXT PRIMARY KEY NOT NULL,
+    id              TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     tenant_id       TEXT NOT NULL REFERENCES tenants (id),
     conversation_id TEXT NOT NULL,
     total_minor     BIGINT NOT NULL,

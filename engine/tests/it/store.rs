@@ -14,7 +14,7 @@ use engine::ports::store::{
     Deployment, Role, Store, StoreError, StoredEvent, TenantSettings, TranscriptMessage, Upserted,
 };
 
-use crate::support::{now_ms, pg_url, sample_product, sample_tenant, seed_conversation, seed_tenant};
+use crate::support::{VariantSpec, now_ms, pg_url, sample_product, sample_tenant, seed_conversation, seed_tenant};
 
 /// Instantiates each named test once per engine.
 macro_rules! store_tests {
@@ -52,6 +52,7 @@ store_tests!(
     orders_are_isolated_between_tenants,
     concurrent_checkouts_never_oversell,
     concurrent_upserts_of_one_sku_make_one_product,
+    catalog_writes_and_checkouts_interleave_without_deadlock,
 );
 
 fn cmd(s: &str) -> CommandId {
@@ -619,6 +620,56 @@ async fn concurrent_upserts_of_one_sku_make_one_product(store: Arc<dyn Store>) {
     assert_eq!(ids.len(), 1, "every upsert wrote back the one stored id");
     assert_eq!(store.list_products(&t, None, 10).await.unwrap().len(), 1);
     assert_eq!(store.catalog_version(&t).await.unwrap(), 8);
+}
+
+/// Imports rewriting a product (its variants listed in another order each time) while
+/// shoppers check out carts holding all of its variants: every write takes its locks
+/// in one order, so nothing deadlocks and nothing fails but for stock.
+async fn catalog_writes_and_checkouts_interleave_without_deadlock(store: Arc<dyn Store>) {
+    let t = seed_tenant(&*store, "T").await;
+    let specs: [VariantSpec<'static>; 3] = [
+        ("K-S", &[("size", "S")], 100, 1000),
+        ("K-M", &[("size", "M")], 100, 1000),
+        ("K-L", &[("size", "L")], 100, 1000),
+    ];
+    let mut product = sample_product(&t, "K", &specs);
+    store.upsert_product(&mut product).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (store, t, product) = (store.clone(), t.clone(), product.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..5 {
+                let c = seed_conversation(&*store, &t).await;
+                let mut cart = Cart::empty(Currency::USD);
+                for k in 0..3 {
+                    let v = &product.variants[(i + k) % 3];
+                    cart = cart.add(&product, Some(&v.id), Quantity::ONE).unwrap();
+                }
+                store.save_cart(&t, &c, &cart, None).await?;
+                store.place_order(&order_for(&t, &c, &cart), &cart.cleared(), None).await?;
+            }
+            Ok::<(), StoreError>(())
+        }));
+    }
+    for i in 0..2 {
+        let (store, t) = (store.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            for round in 0..5 {
+                let mut order = specs;
+                order.rotate_left((i + round) % 3);
+                let mut p = sample_product(&t, "K", &order);
+                store.upsert_product(&mut p).await?;
+            }
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("no write fails");
+    }
+    let stored = store.get_product(&t, &product.id).await.unwrap().expect("product");
+    assert_eq!(stored.variants.len(), 3);
+    assert!(stored.variants.iter().all(|v| v.stock >= 0 && v.stock <= 1000));
+    assert_eq!(store.list_orders(&t, 100).await.unwrap().len(), 30);
 }
 
 // --- engine-specific checks ---------------------------------------------------------

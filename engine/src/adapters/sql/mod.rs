@@ -36,7 +36,7 @@ use crate::ports::store::{
 };
 use queries::{impl_store, put_cart};
 use rows::{
-    CartRow, ConversationRow, DeploymentRow, EventRow, MessageRow, OrderLineRow, OrderRow, PRODUCT_COLUMNS,
+    CartRow, ConversationRow, DeploymentRow, EventRow, MessageRow, OrderLineJoinRow, PRODUCT_COLUMNS,
     ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,
 };
 
@@ -190,32 +190,44 @@ fn check_product(product: &Product) -> StoreResult<()> {
     Ok(())
 }
 
-/// How an upsert treats a product's variants.
-struct VariantPlan {
-    /// Stored variants whose SKU is no longer offered.
-    delete: Vec<String>,
-    /// For each incoming variant, in order: the id to store it under, and whether a
-    /// row with that id exists (update) or not (insert).
-    ids: Vec<(VariantId, bool)>,
+/// One statement of an upsert's variant writes; `usize` is the variant's position.
+enum VariantWrite {
+    Delete(String),
+    Update(usize),
+    Insert(usize),
 }
 
-/// Matches incoming variants to stored ones by SKU. A stored SKU keeps its id; a new
-/// SKU keeps the id it came with, unless that id belongs to a stored variant (one
-/// being dropped, say): then it gets a fresh one, so an id never changes meaning.
-fn plan_variants(incoming: &[Variant], stored: &[(String, String)]) -> StoreResult<VariantPlan> {
+/// Matches incoming variants to stored ones by SKU, writing the ids to store them
+/// under into `incoming`. A stored SKU keeps its id; a new SKU keeps the id it came
+/// with, unless that id belongs to a stored variant (one being dropped, say): then it
+/// gets a fresh one, so an id never changes meaning. Stored SKUs no longer offered
+/// are deleted. The writes come in the order of the rows they lock (existing rows by
+/// id, then inserts), the same order `place_order` locks variants in.
+fn plan_variants(incoming: &mut [Variant], stored: &[(String, String)]) -> StoreResult<Vec<VariantWrite>> {
     let by_sku: BTreeMap<&str, &str> = stored.iter().map(|(sku, id)| (sku.as_str(), id.as_str())).collect();
     let stored_ids: BTreeSet<&str> = stored.iter().map(|(_, id)| id.as_str()).collect();
-    let offered: BTreeSet<&str> = incoming.iter().map(|v| v.sku.as_str()).collect();
-    let delete = stored.iter().filter(|(sku, _)| !offered.contains(sku.as_str())).map(|(_, id)| id.clone()).collect();
-    let ids = incoming
+    let offered: BTreeSet<String> = incoming.iter().map(|v| v.sku.to_string()).collect();
+    let mut writes: Vec<(bool, String, VariantWrite)> = stored
         .iter()
-        .map(|v| match by_sku.get(v.sku.as_str()) {
-            Some(id) => Ok((VariantId::parse(*id).map_err(|e| corrupt("variant id", e))?, true)),
-            None if stored_ids.contains(v.id.as_str()) => Ok((VariantId::generate(), false)),
-            None => Ok((v.id.clone(), false)),
-        })
-        .collect::<StoreResult<_>>()?;
-    Ok(VariantPlan { delete, ids })
+        .filter(|(sku, _)| !offered.contains(sku))
+        .map(|(_, id)| (false, id.clone(), VariantWrite::Delete(id.clone())))
+        .collect();
+    for (position, v) in incoming.iter_mut().enumerate() {
+        match by_sku.get(v.sku.as_str()) {
+            Some(id) => {
+                v.id = VariantId::parse(*id).map_err(|e| corrupt("variant id", e))?;
+                writes.push((false, id.to_string(), VariantWrite::Update(position)));
+            }
+            None => {
+                if stored_ids.contains(v.id.as_str()) {
+                    v.id = VariantId::generate();
+                }
+                writes.push((true, v.id.to_string(), VariantWrite::Insert(position)));
+            }
+        }
+    }
+    writes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(writes.into_iter().map(|(_, _, w)| w).collect())
 }
 
 impl_store!(SqliteStore, Sqlite, backend: "sqlite", begin_write: "BEGIN IMMEDIATE");

@@ -45,33 +45,23 @@ macro_rules! impl_store {
             }
 
             async fn orders_where(&self, tenant: &TenantId, id: Option<&OrderId>, limit: i64) -> StoreResult<Vec<Order>> {
-                // The orders selected, newest first; `$2` is an order id or NULL for all.
-                const PICK: &str = "SELECT id, tenant_id, conversation_id, total_minor, currency, status, created_at \
-                     FROM orders WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) \
-                     ORDER BY created_at DESC, id DESC LIMIT $3";
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
-                let orders = sqlx::query_as::<_, OrderRow>(PICK)
-                    .bind(tenant.as_str())
-                    .bind(id.map(OrderId::as_str))
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let lines = sqlx::query_as::<_, OrderLineRow>(
-                    "SELECT order_id, product_id, variant_id, sku, title, options, quantity, unit_price_minor \
-                     FROM order_lines WHERE tenant_id = $1 AND order_id IN (\
-                       SELECT id FROM orders WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) \
-                       ORDER BY created_at DESC, id DESC LIMIT $3) \
-                     ORDER BY order_id, position",
+                // One statement, so the orders and their lines come from one snapshot.
+                // `$2` is an order id, or NULL for the newest `$3` orders.
+                let rows = sqlx::query_as::<_, OrderLineJoinRow>(
+                    "SELECT o.id, o.tenant_id, o.conversation_id, o.total_minor, o.currency, o.status, o.created_at, \
+                       l.product_id, l.variant_id, l.sku, l.title, l.options, l.quantity, l.unit_price_minor \
+                     FROM (SELECT * FROM orders WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) \
+                           ORDER BY created_at DESC, id DESC LIMIT $3) o \
+                     LEFT JOIN order_lines l ON l.order_id = o.id AND l.tenant_id = o.tenant_id \
+                     ORDER BY o.created_at DESC, o.id DESC, l.position",
                 )
                 .bind(tenant.as_str())
                 .bind(id.map(OrderId::as_str))
                 .bind(limit)
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-                tx.commit().await.map_err(db_err)?;
-                assemble_orders(orders, lines)
+                assemble_orders(rows)
             }
         }
 
@@ -251,24 +241,30 @@ macro_rules! impl_store {
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                let plan = plan_variants(&product.variants, &stored)?;
-                for gone in &plan.delete {
-                    sqlx::query("DELETE FROM variants WHERE tenant_id = $1 AND id = $2")
-                        .bind(tenant.as_str())
-                        .bind(gone.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                }
-                for (position, (variant, (id, exists))) in product.variants.iter_mut().zip(plan.ids).enumerate() {
-                    variant.id = id;
-                    let sql = if exists {
-                        "UPDATE variants SET sku = $4, title = $5, options = $6, price_minor = $7, stock = $8, \
-                         position = $9 WHERE id = $1 AND tenant_id = $2 AND product_id = $3"
-                    } else {
-                        "INSERT INTO variants (id, tenant_id, product_id, sku, title, options, price_minor, stock, position) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                // In row-id order, the order checkouts lock variants in (no deadlocks).
+                for write in plan_variants(&mut product.variants, &stored)? {
+                    let (sql, position) = match write {
+                        VariantWrite::Delete(gone) => {
+                            sqlx::query("DELETE FROM variants WHERE tenant_id = $1 AND id = $2")
+                                .bind(tenant.as_str())
+                                .bind(gone.as_str())
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db_err)?;
+                            continue;
+                        }
+                        VariantWrite::Update(position) => (
+                            "UPDATE variants SET sku = $4, title = $5, options = $6, price_minor = $7, stock = $8, \
+                             position = $9 WHERE id = $1 AND tenant_id = $2 AND product_id = $3",
+                            position,
+                        ),
+                        VariantWrite::Insert(position) => (
+                            "INSERT INTO variants (id, tenant_id, product_id, sku, title, options, price_minor, stock, \
+                             position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            position,
+                        ),
                     };
+                    let variant = &product.variants[position];
                     sqlx::query(sql)
                         .bind(variant.id.as_str())
                         .bind(tenant.as_str())
@@ -319,12 +315,30 @@ macro_rules! impl_store {
 
             async fn delete_product(&self, tenant: &TenantId, id: &ProductId) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                sqlx::query("DELETE FROM variants WHERE tenant_id = $1 AND product_id = $2")
+                // Locks in the order every catalog write takes them: the tenant row
+                // first (as upserts do), then variants by id (as checkouts do).
+                let bumped = sqlx::query("UPDATE tenants SET catalog_version = catalog_version + 1 WHERE id = $1")
                     .bind(tenant.as_str())
-                    .bind(id.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                found(bumped.rows_affected())?;
+                let mut variants: Vec<String> =
+                    sqlx::query_scalar("SELECT id FROM variants WHERE tenant_id = $1 AND product_id = $2")
+                        .bind(tenant.as_str())
+                        .bind(id.as_str())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                variants.sort();
+                for variant in &variants {
+                    sqlx::query("DELETE FROM variants WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_str())
+                        .bind(variant.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
                 let done = sqlx::query("DELETE FROM products WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.as_str())
                     .bind(id.as_str())
@@ -332,11 +346,6 @@ macro_rules! impl_store {
                     .await
                     .map_err(db_err)?;
                 found(done.rows_affected())?;
-                sqlx::query("UPDATE tenants SET catalog_version = catalog_version + 1 WHERE id = $1")
-                    .bind(tenant.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
                 tx.commit().await.map_err(db_err)
             }
 

@@ -252,8 +252,10 @@ impl CartRow {
     }
 }
 
+/// An order joined with one of its lines (the line columns are NULL for an order
+/// without lines, which the store never writes but still reads back).
 #[derive(FromRow)]
-pub(super) struct OrderRow {
+pub(super) struct OrderLineJoinRow {
     id: String,
     tenant_id: String,
     conversation_id: String,
@@ -261,49 +263,49 @@ pub(super) struct OrderRow {
     currency: String,
     status: String,
     created_at: i64,
+    product_id: Option<String>,
+    variant_id: Option<String>,
+    sku: Option<String>,
+    title: Option<String>,
+    options: Option<String>,
+    quantity: Option<i64>,
+    unit_price_minor: Option<i64>,
 }
 
-#[derive(FromRow)]
-pub(super) struct OrderLineRow {
-    order_id: String,
-    product_id: String,
-    variant_id: String,
-    sku: String,
-    title: String,
-    options: String,
-    quantity: i64,
-    unit_price_minor: i64,
-}
-
-/// Joins orders with their lines (lines ordered by order, then position).
-pub(super) fn assemble_orders(orders: Vec<OrderRow>, lines: Vec<OrderLineRow>) -> StoreResult<Vec<Order>> {
-    let mut by_order: BTreeMap<String, Vec<CartLine>> = BTreeMap::new();
-    for l in lines {
-        let line = CartLine {
-            product_id: id("product id", ProductId::parse, l.product_id)?,
-            variant_id: id("variant id", VariantId::parse, l.variant_id)?,
-            sku: Sku::parse(&l.sku).map_err(|e| corrupt("order line sku", e))?,
-            title: l.title,
-            options: from_json("order line options", &l.options)?,
-            quantity: u32::try_from(l.quantity).map_err(|e| corrupt("order line quantity", e))?,
-            unit_price_minor: l.unit_price_minor,
+/// Groups rows ordered by order (then line position) into orders.
+pub(super) fn assemble_orders(rows: Vec<OrderLineJoinRow>) -> StoreResult<Vec<Order>> {
+    let mut out: Vec<Order> = Vec::new();
+    for row in rows {
+        let line = match (row.product_id, row.variant_id, row.sku, row.title, row.options, row.quantity) {
+            (Some(product_id), Some(variant_id), Some(sku), Some(title), Some(options), Some(quantity)) => {
+                Some(CartLine {
+                    product_id: id("product id", ProductId::parse, product_id)?,
+                    variant_id: id("variant id", VariantId::parse, variant_id)?,
+                    sku: Sku::parse(&sku).map_err(|e| corrupt("order line sku", e))?,
+                    title,
+                    options: from_json("order line options", &options)?,
+                    quantity: u32::try_from(quantity).map_err(|e| corrupt("order line quantity", e))?,
+                    unit_price_minor: row.unit_price_minor.ok_or_else(|| corrupt("order line", "no unit price"))?,
+                })
+            }
+            _ => None,
         };
-        by_order.entry(l.order_id).or_default().push(line);
+        if let Some(last) = out.last_mut()
+            && last.id.as_str() == row.id
+        {
+            last.lines.extend(line);
+            continue;
+        }
+        out.push(Order {
+            id: id("order id", OrderId::parse, row.id)?,
+            tenant_id: id("tenant id", TenantId::parse, row.tenant_id)?,
+            conversation_id: id("conversation id", ConversationId::parse, row.conversation_id)?,
+            lines: line.into_iter().collect(),
+            total_minor: row.total_minor,
+            currency: currency(&row.currency)?,
+            status: row.status,
+            created_at: time("order created_at", row.created_at)?,
+        });
     }
-    orders
-        .into_iter()
-        .map(|o| {
-            let lines = by_order.remove(&o.id).unwrap_or_default();
-            Ok(Order {
-                id: id("order id", OrderId::parse, o.id)?,
-                tenant_id: id("tenant id", TenantId::parse, o.tenant_id)?,
-                conversation_id: id("conversation id", ConversationId::parse, o.conversation_id)?,
-                lines,
-                total_minor: o.total_minor,
-                currency: currency(&o.currency)?,
-                status: o.status,
-                created_at: time("order created_at", o.created_at)?,
-            })
-        })
-        .collect()
+    Ok(out)
 }
