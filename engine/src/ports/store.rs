@@ -1,5 +1,5 @@
 //! The relational store port. Two adapters implement it, SQLite (embedded default) and
-//! PostgreSQL, and one conformance suite (`engine/tests/store`) runs on both.
+//! PostgreSQL, and one conformance suite (`engine/tests/it/store.rs`) runs on both.
 //!
 //! Architecture invariant: every method that touches a tenant's data takes that
 //! `TenantId` and scopes its query by it; a row of another tenant is never read,
