@@ -5,6 +5,7 @@
 //! lives only in `adapters`; the domain never sees an sqlx type.
 
 pub mod adapters;
+pub mod assistant;
 pub mod carts;
 pub mod catalog;
 pub mod domain;
