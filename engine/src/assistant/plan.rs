@@ -265,7 +265,7 @@ fn plan_variant(
     let fits = resolve::variants_with(product, &chosen);
     match fits.as_slice() {
         [] => {
-            let wanted = product.options.iter().filter_map(|o| chosen.get(o).cloned()).collect::<Vec<_>>().join(" / ");
+            let wanted = chosen_label(product, &chosen);
             reply.say(t::no_such_variant(&product.title, &wanted, &product.option_values()));
             reply.memory.pending =
                 Some(PendingAdd { product_id: product.id.clone(), quantity, chosen: BTreeMap::new() });
@@ -352,6 +352,18 @@ async fn browse(ctx: &Ctx<'_>, clause: &Clause, reply: &mut Reply) -> bool {
         [] => return false,
         [one] => {
             reply.say(t::product_detail(one));
+            // "do you have the hero hoodie in green?": answer for those options too.
+            let asked = resolve::option_mentions(one, &clause.words, &HashSet::new());
+            if !asked.is_empty() {
+                let chosen: BTreeMap<String, String> = asked.into_iter().map(|(k, (v, _))| (k, v)).collect();
+                let wanted = chosen_label(one, &chosen);
+                let fits = resolve::variants_with(one, &chosen);
+                reply.say(if !fits.iter().any(|v| v.in_stock()) {
+                    t::not_available_in(&one.title, &wanted)
+                } else {
+                    t::available_in(&wanted, &resolve::open_options(one, &chosen))
+                });
+            }
             reply.memory.focus = Some(one.id.clone());
         }
         many => {
@@ -430,6 +442,11 @@ async fn change_line(ctx: &Ctx<'_>, clause: &Clause, reply: &mut Reply) {
         };
         reply.call(Tool::SetQuantity(LineArgs { product_id, variant_id, quantity }));
     }
+}
+
+/// "M / Black": chosen values in the product's option order.
+fn chosen_label(product: &Product, chosen: &BTreeMap<String, String>) -> String {
+    product.options.iter().filter_map(|o| chosen.get(o).cloned()).collect::<Vec<_>>().join(" / ")
 }
 
 fn line_label_from(product: &Product, opts: &BTreeMap<String, (String, Vec<usize>)>) -> String {

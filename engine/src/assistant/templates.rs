@@ -165,6 +165,19 @@ pub fn no_such_variant(title: &str, wanted: &str, all: &[(String, Vec<String>)])
     format!("Sorry, the {title} doesn't come in {wanted}. It comes in {}.", describe_options(all))
 }
 
+/// "In Green it's in stock in size (XS, S, M, L)."
+pub fn available_in(wanted: &str, open: &[(String, Vec<String>)]) -> String {
+    if open.is_empty() {
+        format!("{wanted} is in stock.")
+    } else {
+        format!("In {wanted} it's in stock in {}.", describe_options(open))
+    }
+}
+
+pub fn not_available_in(title: &str, wanted: &str) -> String {
+    format!("Sorry, the {title} isn't available in {wanted} right now.")
+}
+
 pub fn out_of_stock(label: &str, available: i64) -> String {
     if available <= 0 {
         format!("Sorry, {label} is out of stock.")

@@ -347,6 +347,11 @@ async fn answers_browse_questions_from_the_catalog() {
     assert!(t.text.contains("in stock"), "{}", t.text);
     assert!(t.pieces[0] > 3, "streamed in pieces: {:?}", t.pieces);
 
+    let t = s.say("do you have the hero hoodie in green?").await;
+    assert!(t.text.ends_with("In Green it's in stock in size (XS, S, M, L)."), "{}", t.text);
+    let t = s.say("is the hero hoodie available in XL green?").await;
+    assert!(t.text.ends_with("Sorry, the Hero Hoodie isn't available in XL / Green right now."), "{}", t.text);
+
     let t = s.say("how much is the fusion backpack?").await;
     assert_eq!(t.calls, [show(&["fusion"])]);
     assert!(t.text.starts_with("Fusion Backpack is $59.00."), "{}", t.text);
@@ -623,4 +628,23 @@ async fn setting_zero_removes_and_bad_quantities_are_explained() {
     assert_eq!(t.calls, [add("bottle", None, 100)]);
     assert!(t.text.contains("at most 99"), "{}", t.text);
     assert!(s.cart.is_empty());
+}
+
+struct DownRetriever;
+
+#[async_trait]
+impl Retriever for DownRetriever {
+    async fn search(&self, _: &TenantId, _: &SearchQuery) -> Result<Vec<SearchHit>, RetrievalError> {
+        Err(RetrievalError::Backend("down".into()))
+    }
+}
+
+#[tokio::test]
+async fn answers_from_titles_when_retrieval_is_down() {
+    let mut s = shop();
+    s.ai = OfflineAssistant::new(Arc::new(DownRetriever));
+    let t = s.say("do you have hoodies?").await;
+    assert_eq!(t.calls, [show(&["hero", "chaz"])]);
+    let t = s.say("add 2 hero hoodie m black").await;
+    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 2)]);
 }
