@@ -191,7 +191,9 @@ fn error_text(
             };
             reply.say(t::out_of_stock(&label, available));
         }
-        (ErrorCode::BadRequest, Some(a)) if a.quantity >= 1 => reply.say(t::line_limit()),
+        (ErrorCode::BadRequest, Some(a)) if a.quantity >= 1 && over_line_limit(ctx, tool, a) => {
+            reply.say(t::line_limit())
+        }
         (ErrorCode::NotFound, Some(a)) if matches!(tool, Tool::SetQuantity(_)) => {
             let title = ctx.req.catalog.product(&a.product_id).map_or_else(|| "item".to_string(), |p| p.title.clone());
             reply.say(t::not_in_cart(&title));
@@ -207,6 +209,17 @@ fn error_text(
         }
         _ => reply.say(t::tool_failed(message)),
     }
+}
+
+/// Would this add or set take its line past 99 (the one `bad_request` worth its own words)?
+fn over_line_limit(ctx: &Ctx<'_>, tool: &Tool, a: &LineArgs) -> bool {
+    let variant = a.variant_id.clone().or_else(|| {
+        let p = ctx.req.catalog.product(&a.product_id)?;
+        (p.variants.len() == 1).then(|| p.variants[0].id.clone())
+    });
+    let in_cart = variant.and_then(|v| ctx.req.cart.line(&v).map(|l| l.quantity as i64)).unwrap_or(0);
+    let wanted = if matches!(tool, Tool::AddToCart(_)) { in_cart + a.quantity } else { a.quantity };
+    wanted > crate::domain::MAX_LINE_QUANTITY as i64
 }
 
 /// The label of the line an add or set touched, read from the cart it returned.
