@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use engine::catalog::{CatalogSnapshot, demo_catalog};
+use engine::catalog::{CatalogCache, CatalogSnapshot, demo_catalog, import_products, parse_aisle_csv};
 use engine::domain::{Currency, Money, Product, ProductId, Sku, TenantId, Variant, VariantId};
-use engine::ports::retriever::{SearchFilters, SearchQuery};
-use engine::retrieval::KeywordIndex;
+use engine::ports::retriever::{Retriever, SearchFilters, SearchQuery};
+use engine::retrieval::{KeywordIndex, KeywordRetriever};
 
 struct Demo {
     snapshot: CatalogSnapshot,
@@ -240,3 +240,32 @@ fn bestbuy_catalog_ranks_accessories_and_answers_quickly() {
     eprintln!("keyword index over {} products: built in {built:?}, {per_query:?} per query", index.len());
 }
 
+
+#[tokio::test]
+async fn the_retriever_follows_catalog_changes_per_tenant() {
+    let (store, _dir) = crate::support::sqlite_store().await;
+    let shop = crate::support::seed_tenant(store.as_ref(), "Shop").await;
+    let other = crate::support::seed_tenant(store.as_ref(), "Other").await;
+    let header = "sku,title,description,category,price,currency,stock,image_url,tags";
+    let load = |tenant: TenantId, rows: &'static str| {
+        let store = store.clone();
+        async move {
+            let parsed = parse_aisle_csv(&tenant, Currency::USD, format!("{header}\n{rows}").as_bytes());
+            assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+            import_products(store.as_ref(), parsed.products).await.unwrap();
+        }
+    };
+    load(shop.clone(), "MUG-1,Blue Mug,,Kitchen,12,,5,,\n").await;
+    load(other.clone(), "MUG-9,Other Shop Mug,,Kitchen,12,,5,,\n").await;
+
+    let retriever = KeywordRetriever::new(Arc::new(CatalogCache::new(store.clone())));
+    let titles = |hits: Vec<engine::ports::retriever::SearchHit>| hits.into_iter().map(|h| h.product.title.clone()).collect::<Vec<_>>();
+    assert_eq!(titles(retriever.search(&shop, &query("mug")).await.unwrap()), vec!["Blue Mug"]);
+    assert_eq!(titles(retriever.search(&other, &query("mug")).await.unwrap()), vec!["Other Shop Mug"]);
+
+    // A catalog change moves the version on; the next search sees it without a restart.
+    load(shop.clone(), "MUG-2,Red Mug,,Kitchen,10,,5,,\n").await;
+    let mut hits = titles(retriever.search(&shop, &query("mugs")).await.unwrap());
+    hits.sort();
+    assert_eq!(hits, vec!["Blue Mug", "Red Mug"]);
+}
