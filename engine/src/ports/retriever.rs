@@ -17,7 +17,8 @@ pub struct SearchFilters {
     /// Inclusive bounds on a variant's price, in minor units.
     pub min_price_minor: Option<i64>,
     pub max_price_minor: Option<i64>,
-    /// Matches a product whose category path contains this (case-insensitive).
+    /// Matches a product whose category path has a word starting with this
+    /// (case-insensitive): `men` matches `Men/Tops`, not `Women/Tops`.
     pub category: Option<String>,
     /// Option name (lower-case) to a wanted value (case-insensitive): a product matches
     /// when one of its variants has every listed value.
