@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::adapters::sql::PostgresStore;
-use engine::domain::{ProductId, TenantId};
+use engine::domain::TenantId;
 use engine::ports::store::Store;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -80,10 +80,6 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-
     pub async fn ws(&self) -> Ws {
         Ws::connect(self.port, None).await
     }
@@ -121,10 +117,6 @@ pub async fn product_of(store: &dyn Store, tenant: &TenantId, title: &str) -> en
         }
         after = page.last().map(|p| p.sku.to_string());
     }
-}
-
-pub fn pid(p: &engine::domain::Product) -> &ProductId {
-    &p.id
 }
 
 pub struct Ws {
