@@ -76,7 +76,10 @@ impl Ctx<'_> {
     async fn search(&self, text: &str, filters: SearchFilters) -> Vec<Arc<Product>> {
         let query = SearchQuery { text: text.to_string(), filters, limit: SEARCH_LIMIT };
         match self.retriever.search(&self.req.tenant, &query).await {
-            Ok(hits) => hits.iter().filter_map(|h| self.product(&h.product.id)).take(SEARCH_LIMIT).collect(),
+            Ok(hits) => {
+                let found: Vec<Arc<Product>> = hits.iter().filter_map(|h| self.product(&h.product.id)).collect();
+                prefer_named_kind(text, found)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "offline assistant: retrieval failed, matching titles only");
                 let words = super::text::read(text).words;
@@ -142,6 +145,16 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Among retrieved products, those whose titles share the most words with the query:
+/// "water bottles" answers with the water bottle, not the bags whose descriptions
+/// mention a bottle pocket. With no title sharing a word, retrieval's order stands.
+fn prefer_named_kind(text: &str, found: Vec<Arc<Product>>) -> Vec<Arc<Product>> {
+    let want: Vec<String> = super::text::stems(text);
+    let overlap = |p: &Product| resolve::title_words(&p.title).iter().filter(|w| want.contains(w)).count();
+    let best = found.iter().map(|p| overlap(p)).max().unwrap_or(0);
+    found.into_iter().filter(|p| best == 0 || overlap(p) == best).take(SEARCH_LIMIT).collect()
 }
 
 /// How many cart changes the message asks for (a completed option question counts):

@@ -64,7 +64,8 @@ pub enum Pick {
     Nothing,
 }
 
-fn title_words(title: &str) -> Vec<String> {
+/// A title's distinct stems, without stop words.
+pub fn title_words(title: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in stems(title) {
         if !STOPWORDS.contains(&s.as_str()) && !out.contains(&s) {

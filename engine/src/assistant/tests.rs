@@ -1,6 +1,7 @@
 //! Dialogues with the offline assistant over a small hand-built catalog, driven the way
 //! the turn pipeline drives a model: `stream`, run the tool calls with the real cart
-//! rules, feed the results back, until a round makes no call.
+//! rules, feed the results back, until a round makes no call. Retrieval is the real
+//! keyword index over the same snapshot.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::events::ErrorCode;
 use crate::ports::llm::{ChatMessage, LanguageModel, ModelChunk, ModelRequest};
 use crate::ports::retriever::{RetrievalError, Retriever, SearchHit, SearchQuery};
 use crate::ports::store::TenantSettings;
+use crate::retrieval::KeywordIndex;
 use crate::turn::DialogueState;
 use crate::turn::tools::{LineArgs, Tool, ToolResult};
 use crate::views::{CartView, ProductView};
@@ -125,29 +127,21 @@ pub(super) fn fixture_catalog() -> CatalogSnapshot {
     )
 }
 
-/// Keyword overlap over title, tags and description: enough retrieval for dialogues.
-struct TestRetriever {
+/// The real keyword retrieval over the snapshot (what `KeywordRetriever` serves per
+/// tenant), optionally leaking another tenant's products first, as a broken retriever
+/// would, to check the assistant never names them.
+struct SnapshotRetriever {
     catalog: Arc<CatalogSnapshot>,
-    /// Products of another tenant it wrongly returns, to check they are never named.
+    index: KeywordIndex,
     leak: Vec<Arc<Product>>,
 }
 
 #[async_trait]
-impl Retriever for TestRetriever {
+impl Retriever for SnapshotRetriever {
     async fn search(&self, _tenant: &TenantId, q: &SearchQuery) -> Result<Vec<SearchHit>, RetrievalError> {
-        let want = super::text::stems(&q.text);
-        let mut hits: Vec<SearchHit> = self
-            .catalog
-            .products
-            .iter()
-            .chain(&self.leak)
-            .filter_map(|p| {
-                let have = super::text::stems(&format!("{} {} {}", p.title, p.tags.join(" "), p.description_text));
-                let score = want.iter().filter(|w| have.contains(w)).count() as f32;
-                (want.is_empty() || score > 0.0).then(|| SearchHit { product: p.clone(), score })
-            })
-            .collect();
-        hits.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap());
+        let mut hits: Vec<SearchHit> =
+            self.leak.iter().map(|p| SearchHit { product: p.clone(), score: 100.0 }).collect();
+        hits.extend(self.index.hits(&self.catalog, q));
         hits.truncate(q.limit);
         Ok(hits)
     }
@@ -178,7 +172,8 @@ fn shop() -> Shop {
 
 fn shop_with_leak(leak: Vec<Arc<Product>>) -> Shop {
     let catalog = Arc::new(fixture_catalog());
-    let retriever = Arc::new(TestRetriever { catalog: catalog.clone(), leak });
+    let retriever =
+        Arc::new(SnapshotRetriever { index: KeywordIndex::build(&catalog), catalog: catalog.clone(), leak });
     Shop {
         ai: OfflineAssistant::new(retriever),
         catalog,
@@ -648,4 +643,43 @@ async fn answers_from_titles_when_retrieval_is_down() {
     assert_eq!(t.calls, [show(&["hero", "chaz"])]);
     let t = s.say("add 2 hero hoodie m black").await;
     assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 2)]);
+}
+
+/// The demo shop (Magento's Luma catalog) is what shoppers first meet.
+#[tokio::test]
+async fn serves_the_demo_shop() {
+    let catalog = Arc::new(CatalogSnapshot::new(1, crate::catalog::demo_catalog(&tenant()).products));
+    let mut s = shop();
+    s.ai = OfflineAssistant::new(Arc::new(SnapshotRetriever {
+        index: KeywordIndex::build(&catalog),
+        catalog: catalog.clone(),
+        leak: Vec::new(),
+    }));
+    s.catalog = catalog;
+    let title = |s: &Shop, id: &ProductId| s.catalog.product(id).unwrap().title.clone();
+
+    let t = s.say("do you have hoodies?").await;
+    assert!(t.text.contains("Hoodie ($"), "{}", t.text);
+    let t = s.say("do you have water bottles?").await;
+    assert!(t.text.starts_with("Affirm Water Bottle is $7.00."), "{}", t.text);
+
+    let t = s.say("add 2 Hero Hoodie M Black").await;
+    let [Tool::AddToCart(a)] = t.calls.as_slice() else { panic!("{:?}", t.calls) };
+    assert_eq!((title(&s, &a.product_id).as_str(), a.quantity), ("Hero Hoodie", 2));
+    let (_, v) = s.catalog.variant(a.variant_id.as_ref().unwrap()).unwrap();
+    assert_eq!(v.title, "M / Black");
+    assert!(t.text.starts_with("Added 2 × Hero Hoodie (M / Black) to your cart."), "{}", t.text);
+
+    let t = s.say("add the Chaz Kangeroo Hoodie").await;
+    assert!(t.text.contains("Which size and color would you like for the Chaz Kangeroo Hoodie?"), "{}", t.text);
+    let t = s.say("M in black").await;
+    assert!(t.text.starts_with("Added 1 × Chaz Kangeroo Hoodie (M / Black)"), "{}", t.text);
+
+    let t = s.say("add the Fusion Backpack and check out").await;
+    assert!(matches!(t.calls.as_slice(), [Tool::AddToCart(_), Tool::Checkout {}]), "{:?}", t.calls);
+    assert!(
+        t.text.contains("Subtotal: $219.00. Now checking out. Your order is placed! Order o_1, total $219.00."),
+        "{}",
+        t.text
+    );
 }
