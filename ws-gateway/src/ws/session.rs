@@ -235,7 +235,18 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
                 match msg {
                     Ok(AggregatedMessage::Text(text)) => {
                         state.metrics.ws_frame_in();
-                        inbound(state, &mut session, &handle, socket, &text).await;
+                        if let Some(command) = inbound(&mut session, &handle, socket, &text).await {
+                            // The actor stopped under us: attach to its next incarnation
+                            // (rebuilt from the store) and hand it the command.
+                            reattached += 1;
+                            match attach(state, &tenant, &conversation, socket, Some(last_seq)).await {
+                                Ok((h, _, r)) if reattached <= MAX_REATTACH && h.command(socket, command).is_ok() => {
+                                    handle = h;
+                                    rx = r;
+                                }
+                                _ => break Some((close::TRY_AGAIN_LATER, "conversation unavailable")),
+                            }
+                        }
                     }
                     Ok(AggregatedMessage::Binary(_)) => {
                         let _ = handle.reject(None, ErrorCode::BadRequest, "binary frames are not supported; send JSON text".into());
@@ -269,10 +280,12 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
     }
 }
 
-async fn inbound(state: &AppState, session: &mut Session, handle: &ConversationHandle, socket: SocketId, text: &str) {
+/// Handles one text frame. A command the conversation could not take (its actor just
+/// stopped) is handed back so the caller re-attaches and sends it again.
+async fn inbound(session: &mut Session, handle: &ConversationHandle, socket: SocketId, text: &str) -> Option<actors::Command> {
     if text.len() > MAX_FRAME_BYTES {
         let _ = handle.reject(None, ErrorCode::TooLarge, format!("a frame has at most {MAX_FRAME_BYTES} bytes"));
-        return;
+        return None;
     }
     match protocol::parse(text) {
         Ok(Frame::Ping) => {
@@ -282,17 +295,15 @@ async fn inbound(state: &AppState, session: &mut Session, handle: &ConversationH
             let _ = handle.reject(None, ErrorCode::BadRequest, "already said hello".into());
         }
         Ok(Frame::Command(command)) => {
-            if handle.command(socket, command).is_err() {
-                // The actor is gone; the outbound side notices and re-attaches, but this
-                // command is lost unless we say so: the client re-sends unacknowledged ids.
-                let _ = state;
-                tracing::debug!("command sent to a stopped conversation");
+            if handle.command(socket, command.clone()).is_err() {
+                return Some(command);
             }
         }
         Err(e) => {
             let _ = handle.reject(e.id, ErrorCode::BadRequest, e.message);
         }
     }
+    None
 }
 
 #[cfg(test)]
