@@ -2,6 +2,7 @@
 //! PostgreSQL where marked), driven over real WebSockets. One binary for link time.
 
 mod binary;
+mod browser;
 mod chat;
 mod helpers;
 mod resilience;
