@@ -50,6 +50,10 @@ pub struct BenchOptions {
     pub keep_data: bool,
     /// Wait up to this long for other processes to leave the CPUs mostly idle.
     pub quiet_wait: Duration,
+    /// Each scenario's duration is split into this many echo/aisle alternations.
+    pub rounds: u32,
+    /// Start `loadtests echo-server` in Aisle's place (a dry run of the whole bench).
+    pub fake_aisle: bool,
 }
 
 /// Below this share of busy cores (other processes) the machine counts as quiet.
@@ -167,7 +171,7 @@ async fn start_aisle(o: &BenchOptions) -> Result<Aisle> {
             (url.trim_end_matches('/').to_owned(), None, None, None)
         }
         None => {
-            if !o.aisle_bin.is_file() {
+            if !o.fake_aisle && !o.aisle_bin.is_file() {
                 bail!(
                     "no aisle binary at {} (build it: cargo build --release -p ws-gateway, or pass --aisle-bin)",
                     o.aisle_bin.display()
@@ -177,9 +181,17 @@ async fn start_aisle(o: &BenchOptions) -> Result<Aisle> {
             dir.keep = o.keep_data;
             let addr = format!("127.0.0.1:{}", procs::free_port()?);
             let log = dir.path.join("aisle.log");
-            let mut cmd = Command::new(&o.aisle_bin);
-            cmd.arg("serve")
-                .env("AISLE_DEMO", "1")
+            let mut cmd = if o.fake_aisle {
+                // Dry run: the echo server (fake shop, HTTP stubs) stands in for Aisle.
+                let mut c = Command::new(std::env::current_exe()?);
+                c.args(["echo-server", "--fake-shop", "--max-seconds", "3600", "--bind", &addr]);
+                c
+            } else {
+                let mut c = Command::new(&o.aisle_bin);
+                c.arg("serve");
+                c
+            };
+            cmd.env("AISLE_DEMO", "1")
                 .env("AISLE_BIND", &addr)
                 .env("AISLE_DATA_DIR", dir.path.join("data"))
                 // Loopback only: the offline assistant answers, never a remote model.
@@ -238,14 +250,14 @@ async fn run_inner(o: &BenchOptions) -> Result<()> {
     let aisle = if o.skip_aisle { None } else { Some(start_aisle(o).await?) };
     let background = wait_quiet(o.quiet_wait).await;
 
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut failures: Vec<String> = Vec::new();
+    let rounds = o.rounds.max(1);
+    let (ping_seg, cart_seg) = (o.duration / rounds, o.cart_duration / rounds);
     let ping_opts = |url: String, key: &str, origin: Option<String>, target: &str| PingOptions {
         url,
         origin,
         deployment_key: key.into(),
         clients: o.clients,
-        duration: o.duration,
+        duration: ping_seg,
         warmup: o.warmup,
         target: target.into(),
     };
@@ -255,49 +267,39 @@ async fn run_inner(o: &BenchOptions) -> Result<()> {
         deployment_key: key.into(),
         clients: o.cart_clients,
         rate: o.cart_rate,
-        duration: o.cart_duration,
+        duration: cart_seg,
         warmup: o.warmup,
         target: target.into(),
     };
-
-    let mut step = |name: &str, r: Result<Outcome>, aisle: Option<&Aisle>| match r {
-        Ok(out) => {
-            eprintln!("{}", out.describe());
-            outcomes.push(out);
-        }
-        Err(e) => {
-            let tail = aisle.map(Aisle::log_tail).filter(|t| !t.is_empty());
-            let msg = format!("{name} failed: {e:#}");
-            eprintln!("{msg}");
-            if let Some(t) = tail {
-                eprintln!("aisle log tail:\n{t}");
+    let mut runs = Runs::default();
+    for scenario in ["ping", "cart"] {
+        for round in 1..=rounds {
+            for target in ["echo", "aisle"] {
+                let name = format!("{scenario} vs {target}");
+                if runs.failed.contains(&name) {
+                    continue;
+                }
+                let (url, key, origin, a) = match (target, &aisle) {
+                    ("echo", _) => (echo.url(), "pk_echo".to_owned(), None, None),
+                    (_, Some(a)) => (a.ws_url(), a.deployment_key.clone(), Some(a.base.clone()), Some(a)),
+                    (_, None) => continue,
+                };
+                settle().await;
+                eprintln!("{name}, round {round}/{rounds}…");
+                let r = match scenario {
+                    "ping" => ping::run(&ping_opts(url, &key, origin, target)).await,
+                    _ => cart::run(&cart_opts(url, &key, origin, target)).await,
+                };
+                runs.record(&name, r, a);
             }
-            failures.push(msg);
         }
-    };
-
-    eprintln!("ping vs echo…");
-    step("ping vs echo", ping::run(&ping_opts(echo.url(), "pk_echo", None, "echo")).await, None);
-    if let Some(a) = &aisle {
-        settle().await;
-        eprintln!("ping vs aisle…");
-        let r = ping::run(&ping_opts(a.ws_url(), &a.deployment_key, Some(a.base.clone()), "aisle")).await;
-        step("ping vs aisle", r, Some(a));
     }
-    settle().await;
-    eprintln!("cart vs echo (fake shop)…");
-    step("cart vs echo", cart::run(&cart_opts(echo.url(), "pk_echo", None, "echo")).await, None);
-    if let Some(a) = &aisle {
-        settle().await;
-        eprintln!("cart vs aisle…");
-        let r = cart::run(&cart_opts(a.ws_url(), &a.deployment_key, Some(a.base.clone()), "aisle")).await;
-        step("cart vs aisle", r, Some(a));
-    }
+    let Runs { outcomes, failures, .. } = runs;
     drop(aisle);
     drop(echo);
 
     let settings = format!(
-        "ping: {} clients × {:.0} s (+{:.0} s warm-up); cart: {:.0} commands/s × {:.0} s over {} clients; echo baseline: {:?}{}",
+        "{rounds} interleaved rounds (echo, aisle, echo, aisle…) per scenario; ping: {} clients × {:.0} s in total (+{:.0} s warm-up per round); cart: {:.0} commands/s × {:.0} s over {} clients; echo baseline: {:?}{}",
         o.clients,
         o.duration.as_secs_f64(),
         o.warmup.as_secs_f64(),
@@ -377,6 +379,42 @@ fn plot(dir: &Path) {
         "results.svg not regenerated; to plot: pip install matplotlib && python3 {}",
         script.display()
     );
+}
+
+/// Outcomes so far (segments of one scenario and target merged) and failures.
+#[derive(Default)]
+struct Runs {
+    outcomes: Vec<Outcome>,
+    failures: Vec<String>,
+    /// `"<scenario> vs <target>"` that failed once and are not retried.
+    failed: Vec<String>,
+}
+
+impl Runs {
+    fn record(&mut self, name: &str, r: Result<Outcome>, aisle: Option<&Aisle>) {
+        match r {
+            Ok(out) => {
+                eprintln!("{}", out.describe());
+                let same = |x: &Outcome| x.scenario == out.scenario && x.target == out.target;
+                match self.outcomes.iter().position(same) {
+                    Some(i) => {
+                        let prev = self.outcomes.remove(i);
+                        self.outcomes.insert(i, prev.merge(&out));
+                    }
+                    None => self.outcomes.push(out),
+                }
+            }
+            Err(e) => {
+                let msg = format!("{name} failed: {e:#}");
+                eprintln!("{msg}");
+                if let Some(t) = aisle.map(Aisle::log_tail).filter(|t| !t.is_empty()) {
+                    eprintln!("aisle log tail:\n{t}");
+                }
+                self.failures.push(msg);
+                self.failed.push(name.to_owned());
+            }
+        }
+    }
 }
 
 /// A pause between scenarios so one's tail (closing sockets) does not hit the next.

@@ -26,6 +26,8 @@ use crate::wsclient::{self, Ws};
 pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the last scheduled send, how long to wait for outstanding acks.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to keep reading after the last ack (for trailing events).
+const LINGER: Duration = Duration::from_millis(200);
 /// Wake this much before a scheduled send (the timer rounds up to the next ms).
 const EARLY: Duration = Duration::from_millis(1);
 /// Hard caps per client, whatever the rate and duration.
@@ -140,6 +142,7 @@ pub async fn run(o: &CartOptions) -> Result<Outcome> {
         achieved_rate: Some(total.sent_in_window as f64 / secs),
         throughput: total.acked_in_window as f64 / secs,
         latency: Latency::of(&acks),
+        hist: acks,
         errors: error_frames + total.unanswered + failed,
         notes,
     })
@@ -265,13 +268,19 @@ async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStat
     let drain_until = sched.end + DRAIN_TIMEOUT;
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut k = 0u64;
+    // Once everything is answered, keep reading briefly for the trailing `cart` events.
+    let mut linger_until: Option<Instant> = None;
     for _ in 0..MAX_FRAMES {
         let next = sched.at(k);
         let sending = next < sched.end && k < MAX_COMMANDS;
-        if !sending && pending.is_empty() || Instant::now() >= drain_until {
+        if !sending && pending.is_empty() {
+            linger_until.get_or_insert(Instant::now() + LINGER);
+        }
+        let stop_at = linger_until.map_or(drain_until, |l| l.min(drain_until));
+        if Instant::now() >= stop_at {
             break;
         }
-        let wake = if sending { next.checked_sub(EARLY).unwrap_or(next) } else { drain_until };
+        let wake = if sending { next.checked_sub(EARLY).unwrap_or(next) } else { stop_at };
         tokio::select! {
             biased;
             frame = ws.next() => {
@@ -285,6 +294,9 @@ async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStat
                 on_frame(&text, &mut pending, &mut s);
             }
             _ = tokio::time::sleep_until(wake) => {
+                if !sending {
+                    continue; // the linger or drain deadline: checked at the top
+                }
                 let now = Instant::now();
                 let measured = next >= sched.measure_from;
                 if measured {

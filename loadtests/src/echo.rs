@@ -6,6 +6,10 @@
 //! (`products`, then `assistant.end`) and `cart.set` with `ack` + `cart`, so the cart
 //! scenario has a baseline too. Anything else is an `error` (`bad_request`).
 //!
+//! It also answers plain HTTP `GET /healthz` (200) and `GET /v1/demo`
+//! (`{"tenant_id":"echo","deployment_key":"pk_echo"}`), so `bench` can be dry-run
+//! end to end with the echo server standing in for Aisle.
+//!
 //! Every loop is bounded: the server stops at its deadline or when told, each
 //! connection closes after [`IDLE_TIMEOUT`] without a frame, and at most
 //! [`MAX_CONNECTIONS`] connections are served at once.
@@ -117,6 +121,10 @@ async fn serve(
     deadline: tokio::time::Instant,
 ) -> Result<()> {
     stream.set_nodelay(true)?;
+    let mut stream = stream;
+    if http_stub(&mut stream).await? {
+        return Ok(());
+    }
     let mut ws = tokio_tungstenite::accept_async(stream).await?;
     let mut conn = Conn::default();
     loop {
@@ -141,6 +149,30 @@ async fn serve(
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
     Ok(())
+}
+
+/// Answers `GET /healthz` and `GET /v1/demo` (then closes); `Ok(false)` for
+/// anything else, which is left unread for the WebSocket handshake.
+async fn http_stub(stream: &mut TcpStream) -> Result<bool> {
+    use tokio::io::AsyncWriteExt;
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.peek(&mut buf))
+        .await
+        .context("no request within 5 s")??;
+    let body = match &buf[..n] {
+        b if b.starts_with(b"GET /healthz ") => "ok".to_owned(),
+        b if b.starts_with(b"GET /v1/demo ") => {
+            r#"{"tenant_id":"echo","deployment_key":"pk_echo"}"#.to_owned()
+        }
+        _ => return Ok(false),
+    };
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    let _ = stream.shutdown().await;
+    Ok(true)
 }
 
 /// The frames answering one client frame.

@@ -126,6 +126,13 @@ enum Cmd {
         /// Seconds to wait for other processes to leave the CPUs mostly idle first.
         #[arg(long, default_value_t = 120)]
         quiet_wait: u64,
+        /// Split each scenario into this many alternating echo/aisle segments, so a
+        /// passing load spike on the shared machine hits both targets alike.
+        #[arg(long, default_value_t = 2)]
+        rounds: u32,
+        /// Dry run: start `loadtests echo-server` where Aisle would be; writes nothing.
+        #[arg(long)]
+        fake_aisle: bool,
     },
 }
 
@@ -205,6 +212,8 @@ async fn run(cli: Cli) -> Result<()> {
             no_write,
             keep_data,
             quiet_wait,
+            rounds,
+            fake_aisle,
         } => {
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             let o = bench::BenchOptions {
@@ -221,9 +230,11 @@ async fn run(cli: Cli) -> Result<()> {
                 echo_threads: echo_threads.unwrap_or(cores),
                 health_timeout: Duration::from_secs(health_timeout),
                 out_dir: out_dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
-                write: !no_write && !skip_aisle,
+                write: !no_write && !skip_aisle && !fake_aisle,
                 keep_data,
                 quiet_wait: Duration::from_secs(quiet_wait),
+                rounds: rounds.clamp(1, 100),
+                fake_aisle,
             };
             bench::run(&o).await?;
         }

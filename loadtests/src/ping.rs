@@ -89,6 +89,7 @@ pub async fn run(o: &PingOptions) -> Result<Outcome> {
         achieved_rate: None,
         throughput: rts as f64 / secs,
         latency: Latency::of(&hist),
+        hist,
         errors: errs + failed,
         notes,
     })

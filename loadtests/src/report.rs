@@ -277,6 +277,7 @@ mod tests {
             achieved_rate: (scenario == "cart").then_some(2000.0),
             throughput: tput,
             latency: Latency { count: 10, p50: 1, p90: 2, p99, max: p99, mean: 1.0 },
+            hist: crate::stats::new_hist(),
             errors: 0,
             notes: String::new(),
         }

@@ -62,6 +62,8 @@ pub struct Outcome {
     /// Completed round trips (ping) or acknowledged commands (cart) per second.
     pub throughput: f64,
     pub latency: Latency,
+    /// The latency histogram itself, so segments of one scenario can be merged.
+    pub hist: Histogram<u64>,
     /// Error frames, failed clients and unanswered commands together.
     pub errors: u64,
     /// Scenario-specific details (cart events, send lag, error codes...).
@@ -69,6 +71,32 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Combines two measured segments of the same scenario and target (rounds of an
+    /// interleaved run): counts and histograms add up, rates are over the total time.
+    pub fn merge(mut self, other: &Outcome) -> Outcome {
+        let (a, b) = (self.duration_s, other.duration_s);
+        let total = a + b;
+        if total > 0.0 {
+            self.throughput = (self.throughput * a + other.throughput * b) / total;
+            self.achieved_rate = match (self.achieved_rate, other.achieved_rate) {
+                (Some(x), Some(y)) => Some((x * a + y * b) / total),
+                (x, y) => x.or(y),
+            };
+        }
+        self.duration_s = total;
+        self.hist.add(&other.hist).expect("latency histograms share their bounds");
+        self.latency = Latency::of(&self.hist);
+        self.errors += other.errors;
+        if !other.notes.is_empty() {
+            self.notes = if self.notes.is_empty() {
+                other.notes.clone()
+            } else {
+                format!("{} | {}", self.notes, other.notes)
+            };
+        }
+        self
+    }
+
     /// One human-readable paragraph, for the standalone subcommands.
     pub fn describe(&self) -> String {
         let l = &self.latency;
@@ -111,6 +139,36 @@ mod tests {
         assert!((499..=501).contains(&l.p50), "{l:?}");
         assert!((989..=991).contains(&l.p99), "{l:?}");
         assert_eq!(l.max, 1000);
+    }
+
+    #[test]
+    fn merging_segments_adds_counts_and_weights_rates() {
+        let seg = |tput: f64, us: u64, n: u64| {
+            let mut h = new_hist();
+            for _ in 0..n {
+                record(&mut h, Duration::from_micros(us));
+            }
+            Outcome {
+                scenario: "ping".into(),
+                target: "echo".into(),
+                clients: 1,
+                duration_s: 5.0,
+                rate_target: None,
+                achieved_rate: None,
+                throughput: tput,
+                latency: Latency::of(&h),
+                hist: h,
+                errors: 1,
+                notes: "x".into(),
+            }
+        };
+        let m = seg(100.0, 10, 500).merge(&seg(300.0, 1000, 1500));
+        assert_eq!(m.duration_s, 10.0);
+        assert_eq!(m.throughput, 200.0);
+        assert_eq!(m.latency.count, 2000);
+        assert!(m.latency.p50 >= 999, "{:?}", m.latency);
+        assert_eq!(m.errors, 2);
+        assert_eq!(m.notes, "x | x");
     }
 
     #[test]
