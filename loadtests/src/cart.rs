@@ -26,8 +26,8 @@ use crate::wsclient::{self, Ws};
 pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the last scheduled send, how long to wait for outstanding acks.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long to keep reading after the last ack (for trailing events).
-const LINGER: Duration = Duration::from_millis(200);
+/// After the last ack, stop once no frame has come for this long.
+const LINGER: Duration = Duration::from_secs(1);
 /// Wake this much before a scheduled send (the timer rounds up to the next ms).
 const EARLY: Duration = Duration::from_millis(1);
 /// Hard caps per client, whatever the rate and duration.
@@ -54,6 +54,7 @@ struct ClientStats {
     acks: Option<hdrhistogram::Histogram<u64>>,
     lag: Option<hdrhistogram::Histogram<u64>>,
     sent_in_window: u64,
+    sent_total: u64,
     acked_in_window: u64,
     cart_events: u64,
     other_frames: u64,
@@ -101,6 +102,7 @@ pub async fn run(o: &CartOptions) -> Result<Outcome> {
             lag.add(h).expect("same bounds");
         }
         total.sent_in_window += s.sent_in_window;
+        total.sent_total += s.sent_total;
         total.acked_in_window += s.acked_in_window;
         total.cart_events += s.cart_events;
         total.other_frames += s.other_frames;
@@ -117,10 +119,11 @@ pub async fn run(o: &CartOptions) -> Result<Outcome> {
     let error_frames: u64 = total.errors.values().sum();
     let lag = Latency::of(&lag);
     let mut notes = format!(
-        "sent {:.0}/s of {:.0}/s target; {} cart events; send lag p99 {} µs max {} µs",
+        "sent {:.0}/s of {:.0}/s target; {} cart events for {} commands sent in all (warm-up included); send lag p99 {} µs max {} µs",
         total.sent_in_window as f64 / secs,
         o.rate,
         total.cart_events,
+        total.sent_total,
         lag.p99,
         lag.max,
     );
@@ -268,7 +271,8 @@ async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStat
     let drain_until = sched.end + DRAIN_TIMEOUT;
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut k = 0u64;
-    // Once everything is answered, keep reading briefly for the trailing `cart` events.
+    // Once everything is answered, keep reading the trailing `cart` events until none
+    // has come for LINGER (bounded by the drain deadline).
     let mut linger_until: Option<Instant> = None;
     for _ in 0..MAX_FRAMES {
         let next = sched.at(k);
@@ -292,6 +296,9 @@ async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStat
                     None => { s.failure = Some("server closed the connection".into()); break }
                 };
                 on_frame(&text, &mut pending, &mut s);
+                if let Some(l) = linger_until.as_mut() {
+                    *l = Instant::now() + LINGER; // linger until the stream goes quiet
+                }
             }
             _ = tokio::time::sleep_until(wake) => {
                 if !sending {
@@ -316,6 +323,7 @@ async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStat
             }
         }
     }
+    s.sent_total = k;
     s.unanswered = pending.values().filter(|p| p.measured).count() as u64;
     wsclient::close(ws).await;
     s
