@@ -53,15 +53,16 @@ def main():
         sys.exit(f"{src}: no runs")
     x = list(range(len(runs)))
     labels = list(runs.keys())
-    fig, axes = plt.subplots(3, 1, figsize=(max(7, 1.2 * len(runs) + 4), 11), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(max(9, 1.2 * len(runs) + 6), 11), sharex=True)
 
     ax = axes[0]
     ax.plot(x, series(runs, "ping", "aisle", "ratio_vs_echo"), "o-", label="Aisle / echo")
     ax.axhline(GOAL_PING_RATIO, color="tab:red", ls="--", label=f"goal ≥ {GOAL_PING_RATIO}")
     ax.set_ylabel("ping throughput ratio")
-    ax.set_ylim(bottom=0)
+    ratios = [r for r in series(runs, "ping", "aisle", "ratio_vs_echo") if r == r]
+    ax.set_ylim(0, max([1.2] + [r * 1.1 for r in ratios]))
     ax.set_title("WebSocket ping throughput, Aisle relative to the raw echo baseline")
-    ax.legend(loc="lower left")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
     ax.grid(alpha=0.3)
 
     for ax, scenario, title in (
@@ -77,7 +78,7 @@ def main():
         ax.set_yscale("log")
         ax.set_ylabel("latency, ms")
         ax.set_title(title)
-        ax.legend(ncol=3, fontsize="small", loc="upper left")
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
         ax.grid(alpha=0.3, which="both")
 
     axes[-1].set_xticks(x)
