@@ -9,6 +9,7 @@ pub mod assistant;
 pub mod carts;
 pub mod catalog;
 pub mod domain;
+pub mod embed;
 mod error;
 pub mod events;
 pub mod ports;
