@@ -1,5 +1,6 @@
 //! Adapters of the engine's ports to real backends.
 
+pub mod qdrant_edge;
 pub mod sql;
 
 pub use sql::{PostgresStore, SqliteStore, connect_store};

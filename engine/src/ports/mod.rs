@@ -5,3 +5,4 @@ pub mod embedder;
 pub mod llm;
 pub mod retriever;
 pub mod store;
+pub mod vectors;

@@ -6,3 +6,4 @@ mod import;
 mod retrieval;
 mod store;
 mod support;
+mod vectors;
