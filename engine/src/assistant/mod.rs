@@ -7,19 +7,26 @@
 //! never does what the shopper did not ask.
 //!
 //! A message goes through one pipeline of small modules, each growable on its own:
-//! `text` (normalise) → `understand` (clauses, intents, references) → `resolve`
-//! (products, options, variants, quantities against the tenant's catalog) → `plan`
-//! (the first round's tool calls) → `report` (later rounds: results into words);
-//! every sentence lives in `templates`, and what it keeps between turns in `memory`.
+//! `text` (normalise) → `understand` (clauses, intents, references, filters; word
+//! lists in `lexicon`) → `targets` / `resolve` (products, cart lines, options,
+//! variants, quantities against the tenant's catalog, indexed once per catalog
+//! version in `index`) → `plan` (the first round: `browse` for product questions,
+//! `cart_ops` for cart requests) → `report` (later rounds: results into words); every
+//! sentence lives in `templates`, and what it keeps between turns in `memory`.
 //!
 //! Architecture invariant: it names only products of `ModelRequest::catalog`, and
 //! every cart change or checkout is a tool call validated by the cart actor; no price
 //! or amount in a reply comes from the shopper's text.
 
+mod browse;
+mod cart_ops;
+mod index;
+mod lexicon;
 mod memory;
 mod plan;
 mod report;
 mod resolve;
+mod targets;
 pub mod templates;
 mod text;
 mod understand;
@@ -28,16 +35,19 @@ mod understand;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use futures_util::stream;
 
+use crate::catalog::CatalogSnapshot;
+use crate::domain::TenantId;
 use crate::ports::llm::{ChatMessage, LanguageModel, ModelChunk, ModelError, ModelRequest, ModelStream, ToolCall};
 use crate::ports::retriever::Retriever;
-use crate::turn::tools::{Tool, ToolResult};
+use crate::turn::tools::ToolResult;
 
-pub use memory::{Memory, PendingAdd};
+use index::CatalogIndex;
+pub use memory::{Memory, Pending};
 
 /// Rounds of tool calls in one turn the assistant will ask for; the last round only
 /// reports.
@@ -47,19 +57,41 @@ const MAX_MESSAGE_CHARS: usize = 4_000;
 /// Words per streamed text piece.
 const WORDS_PER_PIECE: usize = 6;
 
-/// The offline assistant. Cheap to clone and share: it holds only the retriever.
+/// The offline assistant. Cheap to clone and share: it holds the retriever and the
+/// index of each tenant's current catalog.
 #[derive(Clone)]
 pub struct OfflineAssistant {
     retriever: Arc<dyn Retriever>,
+    indexes: Arc<RwLock<HashMap<TenantId, Arc<CatalogIndex>>>>,
 }
 
 impl OfflineAssistant {
     pub fn new(retriever: Arc<dyn Retriever>) -> Self {
-        Self { retriever }
+        Self { retriever, indexes: Arc::new(RwLock::new(HashMap::new())) }
     }
 
-    /// Everything this round streams, in order: text pieces, tool calls, and (in the
-    /// turn's last round) the memory to keep.
+    /// The index of this very snapshot, built on first use and kept until the
+    /// tenant's catalog changes (a new snapshot).
+    fn index(&self, tenant: &TenantId, catalog: &Arc<CatalogSnapshot>) -> Arc<CatalogIndex> {
+        if let Ok(map) = self.indexes.read()
+            && let Some(ix) = map.get(tenant)
+            && Arc::ptr_eq(&ix.catalog, catalog)
+        {
+            return ix.clone();
+        }
+        let built = Arc::new(CatalogIndex::build(catalog.clone()));
+        if let Ok(mut map) = self.indexes.write() {
+            // Two turns may build at once; never replace a newer catalog with an older one.
+            let newer = map.get(tenant).is_some_and(|ix| ix.catalog.version > catalog.version);
+            if !newer {
+                map.insert(tenant.clone(), built.clone());
+            }
+        }
+        built
+    }
+
+    /// Everything this round streams, in order: text pieces, tool calls, and the
+    /// memory to keep.
     pub async fn answer(&self, request: &ModelRequest) -> Vec<ModelChunk> {
         let Some(user_at) = request.messages.iter().rposition(|m| matches!(m, ChatMessage::User { .. })) else {
             return Vec::new();
@@ -69,9 +101,10 @@ impl OfflineAssistant {
         };
         let message: String = content.chars().take(MAX_MESSAGE_CHARS).collect();
         let u = understand::understand(&message);
+        let ix = self.index(&request.tenant, &request.catalog);
         let ctx = plan::Ctx {
             req: request,
-            index: resolve::Index::new(&request.catalog),
+            ix: &ix,
             memory: Memory::from_json(&request.dialogue.memory),
             retriever: self.retriever.as_ref(),
         };
@@ -85,9 +118,9 @@ impl OfflineAssistant {
             })
             .collect();
         let calls_so_far: usize = rounds.iter().map(|c| c.len()).sum();
-        let mut reply = match (rounds.split_last(), turn.last()) {
+        let plan = match (rounds.last(), turn.last()) {
             (None, _) => plan::first_round(&ctx, &u).await,
-            (Some((last, before)), Some(ChatMessage::Tool { .. })) => {
+            (Some(last), Some(ChatMessage::Tool { .. })) => {
                 let results: HashMap<String, ToolResult> = turn
                     .iter()
                     .filter_map(|m| match m {
@@ -97,41 +130,34 @@ impl OfflineAssistant {
                         _ => None,
                     })
                     .collect();
-                let done = report::pair(last, &results);
-                let earlier: Vec<Tool> = before
-                    .iter()
-                    .flat_map(|c| c.iter())
-                    .filter_map(|c| Tool::parse(&c.name, &c.arguments).ok())
-                    .collect();
-                report::later_round(&ctx, &u, rounds.len(), &done, &earlier)
+                report::later_round(&ctx, &report::pair(last, &results))
             }
             // The turn already ended with an answer; nothing to add.
             (Some(_), _) => return Vec::new(),
         };
+        let (now, mut calls, later, mut memory) = report::split_round(plan);
         if rounds.len() + 1 >= MAX_ROUNDS {
-            reply.calls.clear();
+            calls.clear();
         }
+        memory.turn = if calls.is_empty() { None } else { Some(later) };
 
         // The pipeline joins the rounds' text as it comes: keep a space between them.
         let said_before =
             turn.iter().any(|m| matches!(m, ChatMessage::Assistant { content, .. } if !content.trim().is_empty()));
-        let mut reply_text = reply.text();
+        let mut reply_text = now.join(" ");
         if said_before && !reply_text.is_empty() {
             reply_text.insert(0, ' ');
         }
         let mut chunks: Vec<ModelChunk> =
             text::pieces(&reply_text, WORDS_PER_PIECE).into_iter().map(ModelChunk::Text).collect();
-        let last_round = reply.calls.is_empty();
-        for (i, tool) in reply.calls.iter().enumerate() {
+        for (i, tool) in calls.iter().enumerate() {
             chunks.push(ModelChunk::ToolCall(ToolCall {
                 id: format!("call_{}", calls_so_far + i + 1),
                 name: tool.name().to_string(),
                 arguments: tool.arguments(),
             }));
         }
-        if last_round {
-            chunks.push(ModelChunk::Memory(reply.memory.to_json()));
-        }
+        chunks.push(ModelChunk::Memory(memory.to_json()));
         chunks
     }
 }

@@ -1,24 +1,25 @@
-//! The rounds after tool calls: what the cart (or the catalog) answered, in words,
-//! and what follows from it: a question when a variant is needed (kept in memory so
-//! the next message can answer it), and the checkout the shopper asked for in the same
-//! message once every cart change before it went through.
+//! The rounds after tool calls: what the cart (or the catalog) answered, in words, in
+//! the order the first round planned (`TurnPlan`), and what follows from it: a
+//! question when a variant is needed (kept in memory so the next message can answer
+//! it), a retry remembered when a quantity was refused, and the checkout the shopper
+//! asked for in the same message once every cart change before it went through.
 //!
 //! Everything said here comes from the tool results and the catalog: amounts from the
-//! cart or the order, never from the shopper's text.
+//! cart or the order, never from the shopper's text. Without a plan (a remote model
+//! made the calls and failed), every result is reported in order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
-use crate::domain::{Money, ProductId, VariantId};
+use crate::domain::{Currency, Money, ProductId, VariantId};
 use crate::events::ErrorCode;
 use crate::ports::llm::ToolCall;
 use crate::turn::tools::{LineArgs, Tool, ToolResult};
 use crate::views::CartView;
 
-use super::memory::PendingAdd;
-use super::plan::{Ctx, Reply, cart_money, is_mutation, line_label, mutations_wanted};
+use super::memory::{Action, Listed, Pending, Retry, Step, TurnPlan};
+use super::plan::{Ctx, Plan, PlanStep, is_mutation};
 use super::resolve;
 use super::templates as t;
-use super::understand::{Intent, Understanding};
 
 /// One call of the previous round with what it returned.
 pub struct Done {
@@ -38,117 +39,144 @@ pub fn pair(calls: &[ToolCall], results: &HashMap<String, ToolResult>) -> Vec<Do
         .collect()
 }
 
-/// Renders the previous round's results; `round` counts from 0 (the first round);
-/// `earlier` are every call made in this turn before the previous round's.
-pub fn later_round(ctx: &Ctx<'_>, u: &Understanding, round: usize, done: &[Done], earlier: &[Tool]) -> Reply {
-    let mut reply = Reply::default();
-    // Only the turn's last round keeps memory: replay what earlier rounds talked about.
-    reply.memory.focus = ctx.memory.focus.clone();
-    for tool in earlier {
-        match tool {
-            Tool::AddToCart(a) | Tool::SetQuantity(a) => reply.memory.focus = Some(a.product_id.clone()),
-            Tool::RemoveFromCart { product_id, .. } => reply.memory.focus = Some(product_id.clone()),
-            Tool::ShowProducts { product_ids } => {
-                reply.memory.focus = product_ids.first().filter(|_| product_ids.len() == 1).cloned()
+/// What reporting a round's results found.
+#[derive(Default)]
+struct Tally<'a> {
+    last_cart: Option<&'a CartView>,
+    listed_cart: bool,
+    failed: bool,
+    changed: bool,
+}
+
+/// Reports the previous round's results, as planned.
+pub fn later_round(ctx: &Ctx<'_>, done: &[Done]) -> Plan {
+    let mut memory = ctx.memory.clone();
+    let turn = memory.turn.take();
+    let mut plan = Plan::new(memory);
+    let mut tally = Tally::default();
+    let steps: Vec<Step> = match &turn {
+        Some(tp) => tp.steps.clone(),
+        None => (0..done.len()).map(|call| Step::Result { call, report: true }).collect(),
+    };
+    for step in steps {
+        match step {
+            Step::Say { text } => plan.say(text),
+            Step::Result { call, report } => {
+                let Some(d) = done.get(call) else { continue };
+                render(ctx, d, report, &mut plan, &mut tally);
             }
-            _ => {}
         }
     }
-    let mut last_cart: Option<&CartView> = None;
-    let mut listed_cart = false;
-    let mut failed = false;
-    let mut changed = false;
-    for d in done {
-        let ok = !matches!(d.result, Some(ToolResult::Error { .. }) | None);
-        if is_mutation(&d.tool) {
-            failed |= !ok;
+    if tally.changed
+        && !tally.listed_cart
+        && let Some(cart) = tally.last_cart
+    {
+        let count: u32 = cart.items.iter().map(|i| i.quantity).sum();
+        plan.say(t::cart_short(count, Money::new(cart.subtotal_minor, cart.currency)));
+    }
+    if turn.as_ref().is_some_and(|tp| tp.checkout) {
+        if !tally.failed && tally.changed && !done.iter().any(|d| matches!(d.tool, Tool::Checkout {})) {
+            plan.say(t::checking_out());
+            plan.call(Tool::Checkout {});
+        } else {
+            plan.say(t::checkout_not_done());
         }
-        match (&d.tool, &d.result) {
-            (_, None) => reply.say(t::tool_failed("no answer from the cart")),
-            (Tool::ShowProducts { product_ids }, Some(ToolResult::Products { .. })) => {
-                // The answer was written in round 1; "it" now means what was shown.
-                reply.memory.focus = match product_ids.as_slice() {
-                    [one] => Some(one.clone()),
-                    _ => None,
-                };
+    }
+    plan
+}
+
+fn render<'a>(ctx: &Ctx<'_>, d: &'a Done, report: bool, plan: &mut Plan, tally: &mut Tally<'a>) {
+    let ok = !matches!(d.result, Some(ToolResult::Error { .. }) | None);
+    if is_mutation(&d.tool) && !ok {
+        tally.failed = true;
+    }
+    match (&d.tool, &d.result) {
+        (_, None) => plan.say(t::tool_failed("no answer from the cart")),
+        (Tool::ShowProducts { .. }, Some(ToolResult::Products { .. })) => {}
+        (Tool::SearchProducts(_), Some(ToolResult::Products { items })) => {
+            let ps: Vec<_> = items
+                .iter()
+                .filter_map(|i| ProductId::parse(i.id.as_str()).ok())
+                .filter_map(|id| ctx.product(&id))
+                .collect();
+            let refs: Vec<_> = ps.iter().map(|p| p.as_ref()).collect();
+            match refs.as_slice() {
+                [] => plan.say(t::nothing_found()),
+                [one] => plan.say(t::product_detail(one)),
+                many => plan.say(t::product_list(many)),
             }
-            (Tool::SearchProducts(_), Some(ToolResult::Products { items })) => {
-                let ps: Vec<_> = items
-                    .iter()
-                    .filter_map(|i| ProductId::parse(i.id.as_str()).ok())
-                    .filter_map(|id| ctx.req.catalog.product(&id).cloned())
-                    .collect();
-                let refs: Vec<_> = ps.iter().map(|p| p.as_ref()).collect();
-                match refs.as_slice() {
-                    [] => reply.say(t::nothing_found()),
-                    [one] => reply.say(t::product_detail(one)),
-                    many => reply.say(t::product_list(many)),
-                }
-                reply.memory.focus = (ps.len() == 1).then(|| ps[0].id.clone());
-            }
-            (Tool::AddToCart(a) | Tool::SetQuantity(a), Some(ToolResult::Cart { cart })) => {
-                let label = added_label(ctx, a, cart);
-                let is_add = matches!(d.tool, Tool::AddToCart(_));
-                reply.say(match (is_add, a.quantity) {
+            plan.memory.list = ps.iter().map(|p| p.id.clone()).collect();
+            plan.memory.focus = (ps.len() == 1).then(|| ps[0].id.clone());
+        }
+        (Tool::AddToCart(a) | Tool::SetQuantity(a), Some(ToolResult::Cart { cart })) => {
+            let label = added_label(ctx, a, cart);
+            let is_add = matches!(d.tool, Tool::AddToCart(_));
+            if report {
+                plan.say(match (is_add, a.quantity) {
                     (true, q) => t::added(q, &label),
                     (false, 0) => t::removed(&label),
                     (false, q) => t::quantity_set(q, &label),
                 });
-                reply.memory.focus = Some(a.product_id.clone());
-                (last_cart, changed) = (Some(cart), true);
             }
-            (Tool::RemoveFromCart { product_id, variant_id }, Some(ToolResult::Cart { cart })) => {
-                reply.say(t::removed(&removed_label(ctx, product_id, variant_id.as_ref())));
-                (last_cart, changed) = (Some(cart), true);
-            }
-            (Tool::ViewCart {}, Some(ToolResult::Cart { cart })) => {
-                reply.say(cart_text(ctx, cart));
-                (last_cart, listed_cart) = (Some(cart), true);
-            }
-            (Tool::Checkout {}, Some(ToolResult::Order { order_id, total_minor, currency })) => {
-                let total = crate::domain::Currency::parse(currency)
-                    .map(|c| Money::new(*total_minor, c))
-                    .unwrap_or_else(|_| cart_money(ctx, *total_minor));
-                reply.say(t::order_placed(order_id, total));
-            }
-            (Tool::Checkout {}, Some(ToolResult::Error { code: ErrorCode::EmptyCart, .. })) => {
-                reply.say(t::nothing_to_check_out());
-            }
-            (Tool::Checkout {}, Some(ToolResult::Error { message, .. })) => reply.say(t::checkout_failed(message)),
-            (tool, Some(ToolResult::Error { code, message, options, .. })) => {
-                error_text(ctx, u, tool, *code, message, options, &mut reply);
-            }
-            (_, Some(_)) => {}
+            plan.memory.focus = Some(a.product_id.clone());
+            plan.memory.focus_line = line_of(a, cart);
+            plan.memory.retry = None;
+            (tally.last_cart, tally.changed) = (Some(cart), true);
         }
-    }
-    if changed
-        && !listed_cart
-        && let Some(cart) = last_cart
-    {
-        reply.say(cart_text(ctx, cart));
-    }
-    let checkout_asked = u.has(Intent::Checkout)
-        && !earlier.iter().chain(done.iter().map(|d| &d.tool)).any(|c| matches!(c, Tool::Checkout {}));
-    if checkout_asked {
-        let made = done.iter().filter(|d| is_mutation(&d.tool)).count();
-        if round == 1 && !failed && changed && made >= mutations_wanted(ctx, u) {
-            reply.say(t::checking_out());
-            reply.call(Tool::Checkout {});
-        } else if failed {
-            reply.say(t::checkout_not_done());
+        (Tool::RemoveFromCart { product_id, variant_id }, Some(ToolResult::Cart { cart })) => {
+            if report {
+                plan.say(t::removed(&removed_label(ctx, product_id, variant_id.as_ref())));
+            }
+            if plan.memory.focus_line.as_ref().is_some_and(|v| !cart.items.iter().any(|i| i.variant_id == v.as_str())) {
+                plan.memory.focus_line = None;
+            }
+            (tally.last_cart, tally.changed) = (Some(cart), true);
         }
+        (Tool::ViewCart {}, Some(ToolResult::Cart { cart })) => {
+            if report {
+                plan.say(cart_text(ctx, cart));
+                tally.listed_cart = true;
+                if cart.items.len() > 1 {
+                    plan.memory.listed = Listed::Cart;
+                }
+            }
+            tally.last_cart = Some(cart);
+        }
+        (Tool::Checkout {}, Some(ToolResult::Order { order_id, total_minor, currency })) => {
+            let total = Currency::parse(currency)
+                .map(|c| Money::new(*total_minor, c))
+                .unwrap_or_else(|_| ctx.money(*total_minor));
+            plan.say(t::order_placed(order_id, total));
+            plan.memory.focus_line = None;
+            plan.memory.last = None;
+        }
+        (Tool::Checkout {}, Some(ToolResult::Error { code: ErrorCode::EmptyCart, .. })) => {
+            plan.say(t::nothing_to_check_out());
+        }
+        (Tool::Checkout {}, Some(ToolResult::Error { message, .. })) => plan.say(t::checkout_failed(message)),
+        (tool, Some(ToolResult::Error { code, message, options, .. })) => {
+            error_text(ctx, tool, *code, message, options, plan);
+        }
+        (_, Some(_)) => {}
     }
-    reply
+}
+
+/// The cart line an add or set touched.
+fn line_of(a: &LineArgs, cart: &CartView) -> Option<VariantId> {
+    let item = cart.items.iter().find(|i| match &a.variant_id {
+        Some(v) => i.variant_id == v.as_str(),
+        None => i.product_id == a.product_id.as_str(),
+    })?;
+    VariantId::parse(item.variant_id.as_str()).ok()
 }
 
 fn error_text(
     ctx: &Ctx<'_>,
-    u: &Understanding,
     tool: &Tool,
     code: ErrorCode,
     message: &str,
     options: &[(String, Vec<String>)],
-    reply: &mut Reply,
+    plan: &mut Plan,
 ) {
     let line = match tool {
         Tool::AddToCart(a) | Tool::SetQuantity(a) => Some(a),
@@ -156,26 +184,25 @@ fn error_text(
     };
     match (code, line) {
         (ErrorCode::VariantRequired, Some(a)) => {
-            let Some(product) = ctx.req.catalog.product(&a.product_id) else {
-                return reply.say(t::product_gone());
+            let Some(product) = ctx.product(&a.product_id) else {
+                return plan.say(t::product_gone());
             };
-            // Options named in the message stay chosen; ask only for the rest.
-            let words: Vec<_> = u.text.words.iter().filter(|w| !w.is_sep()).cloned().collect();
-            let chosen: BTreeMap<String, String> = resolve::option_mentions(product, &words, &HashSet::new())
-                .into_iter()
-                .map(|(k, (v, _))| (k, v))
-                .collect();
-            let mut open = resolve::open_options(product, &chosen);
+            let mut open = resolve::open_options(&product, &Default::default());
             if open.is_empty() {
                 open = options.to_vec();
             }
-            reply.say(t::ask_options(&product.title, &open));
-            reply.memory.focus = Some(product.id.clone());
-            reply.memory.pending = Some(PendingAdd { product_id: product.id.clone(), quantity: a.quantity, chosen });
+            plan.say(t::ask_options(&product.title, &open));
+            plan.memory.focus = Some(product.id.clone());
+            plan.ask(Pending::Options {
+                product_id: product.id.clone(),
+                quantity: a.quantity,
+                chosen: Default::default(),
+                replaces: None,
+            });
         }
         (ErrorCode::OutOfStock, Some(a)) => {
-            let Some(product) = ctx.req.catalog.product(&a.product_id) else {
-                return reply.say(t::product_gone());
+            let Some(product) = ctx.product(&a.product_id) else {
+                return plan.say(t::product_gone());
             };
             let variant = match &a.variant_id {
                 Some(id) => product.variant(id),
@@ -185,36 +212,48 @@ fn error_text(
                 Some(v) => {
                     let in_cart = ctx.req.cart.line(&v.id).map_or(0, |l| l.quantity as i64);
                     let left = if matches!(tool, Tool::AddToCart(_)) { v.stock - in_cart } else { v.stock };
-                    (line_label(ctx, &product.title, &v.id), left.max(0))
+                    (ctx.line_label(&product.title, &v.id), left.max(0))
                 }
                 None => (product.title.clone(), 0),
             };
-            reply.say(t::out_of_stock(&label, available));
+            plan.say(t::out_of_stock(&label, available));
+            remember_retry(plan, a, &product);
         }
         (ErrorCode::BadRequest, Some(a)) if a.quantity >= 1 && over_line_limit(ctx, tool, a) => {
-            reply.say(t::line_limit())
-        }
-        (ErrorCode::NotFound, Some(a)) if matches!(tool, Tool::SetQuantity(_)) => {
-            let title = ctx.req.catalog.product(&a.product_id).map_or_else(|| "item".to_string(), |p| p.title.clone());
-            reply.say(t::not_in_cart(&title));
-        }
-        (ErrorCode::NotFound, Some(_)) => reply.say(t::product_gone()),
-        (ErrorCode::NotFound, None) => {
-            if let Tool::RemoveFromCart { product_id, .. } = tool {
-                let title = ctx.req.catalog.product(product_id).map_or_else(|| "item".to_string(), |p| p.title.clone());
-                reply.say(t::not_in_cart(&title));
-            } else {
-                reply.say(t::tool_failed(message));
+            plan.say(t::line_limit());
+            if let Some(product) = ctx.product(&a.product_id) {
+                remember_retry(plan, a, &product);
             }
         }
-        _ => reply.say(t::tool_failed(message)),
+        (ErrorCode::BadRequest, Some(_)) => plan.say(t::quantity_range()),
+        (ErrorCode::NotFound, Some(a)) if matches!(tool, Tool::SetQuantity(_)) => {
+            let title = ctx.product(&a.product_id).map_or_else(|| "item".to_string(), |p| p.title.clone());
+            plan.say(t::not_in_cart(&title));
+        }
+        (ErrorCode::NotFound, Some(_)) => plan.say(t::product_gone()),
+        (ErrorCode::NotFound, None) => {
+            if let Tool::RemoveFromCart { product_id, .. } = tool {
+                let title = ctx.product(product_id).map_or_else(|| "item".to_string(), |p| p.title.clone());
+                plan.say(t::not_in_cart(&title));
+            } else {
+                plan.say(t::tool_failed(message));
+            }
+        }
+        _ => plan.say(t::tool_failed(message)),
     }
+}
+
+fn remember_retry(plan: &mut Plan, a: &LineArgs, product: &crate::domain::Product) {
+    let variant_id = a.variant_id.clone().or_else(|| (product.variants.len() == 1).then(|| product.variants[0].id.clone()));
+    plan.memory.retry = Some(Retry { product_id: a.product_id.clone(), variant_id });
+    plan.memory.focus = Some(a.product_id.clone());
+    plan.memory.last = Some(Action::Added);
 }
 
 /// Would this add or set take its line past 99 (the one `bad_request` worth its own words)?
 fn over_line_limit(ctx: &Ctx<'_>, tool: &Tool, a: &LineArgs) -> bool {
     let variant = a.variant_id.clone().or_else(|| {
-        let p = ctx.req.catalog.product(&a.product_id)?;
+        let p = ctx.product(&a.product_id)?;
         (p.variants.len() == 1).then(|| p.variants[0].id.clone())
     });
     let in_cart = variant.and_then(|v| ctx.req.cart.line(&v).map(|l| l.quantity as i64)).unwrap_or(0);
@@ -237,10 +276,10 @@ fn added_label(ctx: &Ctx<'_>, a: &LineArgs, cart: &CartView) -> String {
 fn removed_label(ctx: &Ctx<'_>, product_id: &ProductId, variant: Option<&VariantId>) -> String {
     let line =
         ctx.req.cart.lines.iter().find(|l| &l.product_id == product_id && variant.is_none_or(|v| &l.variant_id == v));
-    match (line, ctx.req.catalog.product(product_id)) {
-        (Some(l), _) => line_label(ctx, &l.title, &l.variant_id),
+    match (line, ctx.product(product_id)) {
+        (Some(l), _) => ctx.line_label(&l.title, &l.variant_id),
         (None, Some(p)) => match variant {
-            Some(v) => line_label(ctx, &p.title, v),
+            Some(v) => ctx.line_label(&p.title, v),
             None => p.title.clone(),
         },
         (None, None) => "that item".into(),
@@ -249,7 +288,7 @@ fn removed_label(ctx: &Ctx<'_>, product_id: &ProductId, variant: Option<&Variant
 
 fn item_label(ctx: &Ctx<'_>, title: &str, variant_id: &str) -> String {
     match VariantId::parse(variant_id) {
-        Ok(v) => line_label(ctx, title, &v),
+        Ok(v) => ctx.line_label(title, &v),
         Err(_) => title.to_string(),
     }
 }
@@ -265,4 +304,25 @@ pub fn cart_text(ctx: &Ctx<'_>, cart: &CartView) -> String {
         })
         .collect();
     t::cart_summary(&lines, Money::new(cart.subtotal_minor, cart.currency))
+}
+
+/// Turns a plan into what a round streams: the text known now, the calls, and the
+/// steps left for the next round (none when the round makes no call).
+pub fn split_round(plan: Plan) -> (Vec<String>, Vec<Tool>, TurnPlan, crate::assistant::Memory) {
+    let mut now = Vec::new();
+    let mut later: Vec<Step> = Vec::new();
+    let mut calls = Vec::new();
+    let mut deferring = false;
+    for step in plan.steps {
+        match step {
+            PlanStep::Say(s) if !deferring => now.push(s),
+            PlanStep::Say(text) => later.push(Step::Say { text }),
+            PlanStep::Call { tool, report } => {
+                later.push(Step::Result { call: calls.len(), report });
+                calls.push(tool);
+                deferring |= report;
+            }
+        }
+    }
+    (now, calls, TurnPlan { steps: later, checkout: plan.checkout_after }, plan.memory)
 }

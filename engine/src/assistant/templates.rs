@@ -45,6 +45,18 @@ pub fn thanks() -> String {
     "You're welcome! Anything else I can help you with?".into()
 }
 
+pub fn bye() -> String {
+    "Thanks for stopping by! Your cart stays here whenever you come back.".into()
+}
+
+pub fn ack() -> String {
+    "Sure! Anything else I can help you find?".into()
+}
+
+pub fn never_mind() -> String {
+    "OK, never mind. What else can I help you with?".into()
+}
+
 pub fn fallback(settings: &TenantSettings) -> String {
     format!(
         "Sorry, I didn't catch that. I'm {}, and I can find products, answer questions about them, \
@@ -53,18 +65,36 @@ pub fn fallback(settings: &TenantSettings) -> String {
     )
 }
 
+pub fn meta_refusal() -> String {
+    "Sorry, I can't share how I'm set up, and I only know this shop and your own cart. \
+     I'm happy to help you find something or manage your cart, though."
+        .into()
+}
+
+pub fn price_refusal() -> String {
+    "Sorry, I can't change prices or apply discounts: prices always come from the shop's catalog.".into()
+}
+
 pub fn hold_checkout() -> String {
     "Sure, I won't place the order until you say \"check out\".".into()
 }
 
 pub fn checkout_help() -> String {
-    "When you're ready, just say \"check out\" and I'll place the order for what's in your cart. \
-     I never check out unless you ask."
+    "When you're ready, just say \"check out\" and I'll place the order for what's in your cart; \
+     payment details come after that. I never check out unless you ask."
         .into()
+}
+
+pub fn checkout_reminder() -> String {
+    "Say \"check out\" whenever you're ready.".into()
 }
 
 pub fn nothing_found() -> String {
     "Sorry, I couldn't find anything like that in our catalog. Try other words, or ask me what we have.".into()
+}
+
+pub fn nothing_fits_filters() -> String {
+    "Sorry, I couldn't find anything that fits all of that. Try a wider price range or fewer filters.".into()
 }
 
 pub fn product_not_found() -> String {
@@ -107,8 +137,45 @@ pub fn product_detail(p: &Product) -> String {
     out
 }
 
-/// Several products, each with its price.
-pub fn product_list(products: &[&Product]) -> String {
+pub fn product_price(p: &Product) -> String {
+    let stock = if p.in_stock() { "" } else { " It's out of stock right now, though." };
+    format!("{} is {}.{stock}", p.title, price_text(p))
+}
+
+/// "The Hero Hoodie comes in Black, Gray and Green."
+pub fn product_values(p: &Product, option: &str, values: &[String]) -> String {
+    match values {
+        [] => format!("The {} comes in one {option} only; it's {}.", p.title, price_text(p)),
+        [one] => format!("The {} comes in {one} only.", p.title),
+        many => format!("The {} comes in {}.", p.title, and_list(many, "and")),
+    }
+}
+
+pub fn product_no_options(p: &Product, option: &str) -> String {
+    format!("The {} has no {option} options: there's just one version, at {}.", p.title, price_text(p))
+}
+
+pub fn product_stock(p: &Product) -> String {
+    if p.in_stock() {
+        format!("Yes, the {} is in stock, at {}.", p.title, price_text(p))
+    } else {
+        format!("Sorry, the {} is out of stock right now.", p.title)
+    }
+}
+
+/// "Does it have a laptop sleeve?" and the product's words say so.
+pub fn feature_yes(p: &Product, evidence: &str) -> String {
+    format!("Yes: the {} lists {evidence}.", p.title)
+}
+
+pub fn feature_unknown(p: &Product) -> String {
+    match first_sentence(&p.description_text) {
+        Some(s) => format!("I don't see that mentioned for the {}. Here's what the shop says: {s}", p.title),
+        None => format!("I don't see that mentioned for the {}.", p.title),
+    }
+}
+
+fn list_items(products: &[&Product]) -> String {
     let items: Vec<String> = products
         .iter()
         .map(|p| {
@@ -116,11 +183,63 @@ pub fn product_list(products: &[&Product]) -> String {
             format!("{} ({}{stock})", p.title, price_text(p))
         })
         .collect();
-    format!("Here's what I found: {}. Ask me about any of them, or tell me which one to add.", and_list(&items, "and"))
+    and_list(&items, "and")
 }
 
+/// Several products, each with its price.
+pub fn product_list(products: &[&Product]) -> String {
+    format!("Here's what I found: {}. Ask me about any of them, or tell me which one to add.", list_items(products))
+}
+
+/// Several products asked about by price: the range, then the list.
+pub fn price_range(low: Money, high: Money, products: &[&Product]) -> String {
+    if low == high {
+        format!("They're {} each: {}.", low.display(), list_items(products))
+    } else {
+        format!("They range from {} to {}: {}.", low.display(), high.display(), list_items(products))
+    }
+}
+
+/// "The cheapest is the Luma Analog Watch, at $43.00."
+pub fn superlative(cheapest: bool, products: &[&Product]) -> String {
+    let word = if cheapest { "cheapest" } else { "most expensive" };
+    let price = products.first().map(|p| p.price().display()).unwrap_or_default();
+    let titles: Vec<String> = products.iter().map(|p| p.title.clone()).collect();
+    match titles.as_slice() {
+        [one] => format!("The {word} is the {one}, at {price}."),
+        many => format!("The {word} are the {}, at {price} each.", and_list(many, "and")),
+    }
+}
+
+/// "Which Sprite Yoga Strap do you mean: 6 foot, 8 foot or 10 foot?"
 pub fn which_product(titles: &[String]) -> String {
-    format!("Which one do you mean: {}?", and_list(titles, "or"))
+    let split: Vec<Vec<&str>> = titles.iter().map(|t| t.split_whitespace().collect()).collect();
+    let common = split
+        .first()
+        .map_or(0, |first| (0..first.len()).take_while(|&i| split.iter().all(|s| s.get(i) == first.get(i))).count());
+    let rests: Vec<String> = split.iter().map(|s| s[common.min(s.len())..].join(" ")).collect();
+    let distinct = rests.iter().all(|r| !r.is_empty()) && {
+        let mut r = rests.clone();
+        r.sort();
+        r.dedup();
+        r.len() == rests.len()
+    };
+    if common >= 2 && distinct {
+        let head = split[0][..common].join(" ");
+        let rests: Vec<String> =
+            rests.iter().map(|r| r.trim_start_matches('-').trim().trim_matches(['(', ')']).to_string()).collect();
+        format!("Which {head} do you mean: {}?", and_list(&rests, "or"))
+    } else {
+        format!("Which one do you mean: {}?", and_list(titles, "or"))
+    }
+}
+
+/// The shopper named a price: the catalog's applies, and nothing is added until they say so.
+pub fn price_confirm(label: &str, price: Money) -> String {
+    format!(
+        "Prices always come from the shop's catalog: {label} is {}. Shall I add it at that price?",
+        price.display()
+    )
 }
 
 pub fn price_note(title: &str, price: Money) -> String {
@@ -139,6 +258,14 @@ pub fn removed(label: &str) -> String {
     format!("Removed {label} from your cart.")
 }
 
+pub fn variant_changed(from: &str, to: &str) -> String {
+    format!("Switched {from} for {to}.")
+}
+
+pub fn same_variant(label: &str) -> String {
+    format!("You already have {label} in your cart.")
+}
+
 /// One line of a cart: "2 × Hero Hoodie (M / Black), $108.00".
 pub fn cart_line(quantity: u32, label: &str, total: Money) -> String {
     format!("{quantity} × {label}, {}", total.display())
@@ -149,6 +276,36 @@ pub fn cart_summary(lines: &[String], subtotal: Money) -> String {
         return cart_empty();
     }
     format!("Your cart: {}. Subtotal: {}.", lines.join("; "), subtotal.display())
+}
+
+fn items(n: u32) -> String {
+    if n == 1 { "1 item".into() } else { format!("{n} items") }
+}
+
+/// After a change: "Your cart now has 3 items, $162.00."
+pub fn cart_short(count: u32, subtotal: Money) -> String {
+    if count == 0 {
+        return "Your cart is now empty.".into();
+    }
+    format!("Your cart now has {}, {}.", items(count), subtotal.display())
+}
+
+pub fn cart_count(count: u32, subtotal: Money) -> String {
+    if count == 0 {
+        return cart_empty();
+    }
+    format!("You have {} in your cart, {} in total.", items(count), subtotal.display())
+}
+
+pub fn cart_total(count: u32, subtotal: Money) -> String {
+    if count == 0 {
+        return cart_empty();
+    }
+    format!("Your total is {} for {}.", subtotal.display(), items(count))
+}
+
+pub fn in_cart(lines: &[String]) -> String {
+    format!("Yes, you have {} in your cart.", and_list(lines, "and"))
 }
 
 pub fn cart_empty() -> String {
@@ -187,7 +344,11 @@ pub fn out_of_stock(label: &str, available: i64) -> String {
 }
 
 pub fn line_limit() -> String {
-    "A cart line holds at most 99 of one item, so I couldn't add that many.".into()
+    "A cart line holds at most 99 of one item, so I couldn't add that many; your cart is unchanged.".into()
+}
+
+pub fn quantity_range() -> String {
+    "Quantities go from 1 to 99 per item.".into()
 }
 
 pub fn product_gone() -> String {
@@ -200,6 +361,10 @@ pub fn not_in_cart(title: &str) -> String {
 
 pub fn which_cart_item(labels: &[String]) -> String {
     format!("Which item do you mean: {}?", and_list(labels, "or"))
+}
+
+pub fn how_many() -> String {
+    "How many would you like, and of which item?".into()
 }
 
 pub fn cart_already_empty() -> String {
@@ -229,4 +394,23 @@ pub fn checkout_not_done() -> String {
 
 pub fn tool_failed(reason: &str) -> String {
     format!("Sorry, that didn't work: {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_product_shortens_a_shared_name() {
+        let t = |v: &[&str]| which_product(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            t(&["Sprite Yoga Strap 6 foot", "Sprite Yoga Strap 8 foot", "Sprite Yoga Strap 10 foot"]),
+            "Which Sprite Yoga Strap do you mean: 6 foot, 8 foot or 10 foot?"
+        );
+        assert_eq!(
+            t(&["Sprite Stasis Ball 65 cm (Gray)", "Sprite Stasis Ball 65 cm (Blue)"]),
+            "Which Sprite Stasis Ball 65 cm do you mean: Gray or Blue?"
+        );
+        assert_eq!(t(&["Hero Hoodie", "Chaz Kangeroo Hoodie"]), "Which one do you mean: Hero Hoodie or Chaz Kangeroo Hoodie?");
+    }
 }

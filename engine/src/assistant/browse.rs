@@ -1,0 +1,434 @@
+//! Product questions: searches ("do you have hoodies under $50?"), follow-ups that
+//! only change the last search ("any in blue?", "what about men's?", "and the most
+//! expensive one?"), and questions about one product (price, colours, sizes, stock,
+//! a feature, "tell me about").
+//!
+//! Filters said in the message go to retrieval as `SearchFilters`: price bounds, the
+//! top-level category ("women's"), option values the catalog uses ("black", "XL"),
+//! in stock. Every answer names only products of this catalog, with its prices.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use crate::domain::Product;
+use crate::ports::retriever::{SearchFilters, SearchQuery};
+use crate::retrieval::analyze;
+
+use super::memory::{Action, Listed, SearchMemo};
+use super::plan::{Ctx, Plan, content};
+use super::resolve;
+use super::targets::{self, How, Target};
+use super::templates as t;
+use super::text::{Word, stem};
+use super::understand::{Aspect, Clause, Reference, Superlative};
+
+/// How many products a list shows.
+pub const LIST_LIMIT: usize = 5;
+/// How many hits a superlative or a price range looks at.
+const WIDE_LIMIT: usize = 200;
+
+/// Raw words of `words` that are option values somewhere in the catalog.
+pub fn option_words_in(ctx: &Ctx<'_>, words: &[Word]) -> HashSet<String> {
+    option_spans(ctx, words).into_iter().flat_map(|(span, _, _)| span.into_iter().map(|k| words[k].raw.clone())).collect()
+}
+
+/// The catalog's option values the words name, as the shop writes them.
+pub fn option_values_named(ctx: &Ctx<'_>, words: &[Word]) -> Vec<String> {
+    option_spans(ctx, words).into_iter().map(|(_, _, v)| v).collect()
+}
+
+/// Spans of the words that are option values of the catalog: (positions, name, value).
+fn option_spans(ctx: &Ctx<'_>, words: &[Word]) -> Vec<(Vec<usize>, String, String)> {
+    let mut out: Vec<(Vec<usize>, String, String)> = Vec::new();
+    for (stems, name, value) in ctx.ix.option_values() {
+        let n = stems.len();
+        if n == 0 || words.len() < n {
+            continue;
+        }
+        for start in 0..=words.len() - n {
+            let span: Vec<usize> = (start..start + n).collect();
+            if !span.iter().zip(stems).all(|(&k, s)| words[k].norm == *s && words[k].money.is_none()) {
+                continue;
+            }
+            // Lone letters and numbers are sizes only after "size" ("size m", "size 28").
+            let short = n == 1 && (stems[0].len() == 1 || stems[0].bytes().all(|b| b.is_ascii_digit()));
+            let after_size = start > 0 && matches!(words[start - 1].raw.as_str(), "size" | "waist" | "sz");
+            if short && !after_size {
+                continue;
+            }
+            if out.iter().any(|(s, _, _)| s.iter().any(|k| span.contains(k))) {
+                continue;
+            }
+            out.push((span, name.clone(), value.clone()));
+        }
+    }
+    out
+}
+
+/// Filters the clause says, and the positions of the words they used.
+fn read_filters(ctx: &Ctx<'_>, clause: &Clause) -> (SearchMemo, HashSet<usize>) {
+    let mut memo = SearchMemo {
+        min_price: clause.min_price,
+        max_price: clause.max_price,
+        in_stock: clause.in_stock,
+        ..SearchMemo::default()
+    };
+    let mut used = HashSet::new();
+    for (k, w) in clause.words.iter().enumerate() {
+        if let Some(c) = ctx.ix.category_for(&w.norm).or_else(|| ctx.ix.category_for(&w.raw)) {
+            memo.category = Some(c.to_string());
+            used.insert(k);
+        }
+    }
+    for (span, name, value) in option_spans(ctx, &clause.words) {
+        // A title word is a name before it is a filter ("Jet Black" phones are titles too).
+        used.extend(span.iter().copied());
+        memo.options.insert(name.to_lowercase(), value);
+    }
+    (memo, used)
+}
+
+/// Answers a product question.
+pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
+    let words = &clause.words;
+    let (filters, used) = read_filters(ctx, clause);
+    let naming: Vec<&Word> = words
+        .iter()
+        .enumerate()
+        .filter(|(k, w)| !used.contains(k) && !content(std::slice::from_ref(*w)).is_empty())
+        .map(|(_, w)| w)
+        .collect();
+    // Numbers name models ("iPhone 7", "65 cm") in a search; they are no quantities here.
+    let numbers: Vec<&Word> =
+        words.iter().filter(|w| w.num.is_some() && w.raw.bytes().all(|b| b.is_ascii_digit())).collect();
+    let list = targets::listed(ctx, plan);
+    let focus = targets::focus(ctx, plan);
+    let option_only = naming.is_empty() && !filters.options.is_empty();
+
+    if let Some(Reference::Position(n)) = clause.reference
+        && let Target::One(p, _, _) = targets::product(ctx, plan, clause, false).await
+        && naming.is_empty()
+    {
+        let _ = n;
+        return describe(ctx, clause, &p, plan);
+    }
+    if !naming.is_empty() {
+        let kind = is_kind(&naming);
+        match targets::product(ctx, plan, clause, false).await {
+            Target::One(p, _, how) if !(kind && clause.reference.is_none() && how != How::Pointed) => {
+                return describe(ctx, clause, &p, plan);
+            }
+            target => {
+                // "does it have a laptop sleeve?": a feature of the product talked about.
+                let about_focus = clause.reference == Some(Reference::One) || (clause.question && !kind);
+                let names_product = matches!(target, Target::One(..));
+                if let Some(p) = &focus
+                    && about_focus
+                    && !names_product
+                    && clause.superlative.is_none()
+                    && plan.memory.last != Some(Action::Searched)
+                {
+                    return match clause.aspect {
+                        Aspect::General | Aspect::Detail => feature(ctx, p, &naming, plan),
+                        _ => describe(ctx, clause, p, plan),
+                    };
+                }
+            }
+        }
+    } else {
+        if clause.reference == Some(Reference::Those) && list.len() > 1 {
+            return answer_products(ctx, clause, list, None, plan);
+        }
+        if option_only
+            && let Some(p) = &focus
+            && plan.memory.last != Some(Action::Searched)
+        {
+            // "what about purple?" about the product just described.
+            return describe(ctx, clause, p, plan);
+        }
+        let follow_up = clause.superlative.is_some()
+            || clause.has_filters()
+            || !filters.options.is_empty()
+            || filters.category.is_some();
+        if follow_up && let Some(old) = ctx.memory.search.clone().or(plan.memory.search.clone()) {
+            let memo = merge(old, filters);
+            return search(ctx, clause, memo, plan).await;
+        }
+        if (clause.aspect != Aspect::General || clause.reference == Some(Reference::One))
+            && let Some(p) = focus.clone().or_else(|| (list.len() == 1).then(|| list[0].clone()))
+        {
+            return describe(ctx, clause, &p, plan);
+        }
+        if clause.reference == Some(Reference::One) || clause.aspect != Aspect::General && !follow_up {
+            // "how much is it?" with nothing talked about: the last list, or a question back.
+            if list.len() > 1 {
+                return answer_products(ctx, clause, list, None, plan);
+            }
+            return plan.say(t::product_not_found());
+        }
+    }
+    let mut memo = filters;
+    let mut query: Vec<&Word> = naming.clone();
+    query.extend(numbers.iter().copied().filter(|w| !naming.is_empty() && !query_has(&naming, w)));
+    query.sort_by_key(|w| words.iter().position(|x| std::ptr::eq(x, *w)));
+    memo.query = query.iter().map(|w| w.raw.as_str()).collect::<Vec<_>>().join(" ");
+    search(ctx, clause, memo, plan).await
+}
+
+/// A word and the synonyms retrieval knows for it, as the assistant's stems.
+pub fn forms(word: &str) -> Vec<String> {
+    let w = word.to_lowercase();
+    let mut out = vec![stem(&w)];
+    out.extend(analyze::synonyms(&analyze::stem(&w)).iter().map(|s| stem(s)));
+    out
+}
+
+fn query_has(ws: &[&Word], w: &Word) -> bool {
+    ws.iter().any(|x| std::ptr::eq(*x, w))
+}
+
+/// Plural words name a kind of product ("hoodies", "water bottles").
+fn is_kind(naming: &[&Word]) -> bool {
+    naming.iter().any(|w| w.raw.len() > 3 && w.raw.ends_with('s') && !w.raw.ends_with("ss") && w.norm != w.raw)
+}
+
+/// A follow-up's filters over the last search.
+fn merge(old: SearchMemo, new: SearchMemo) -> SearchMemo {
+    let mut options = old.options;
+    options.extend(new.options);
+    SearchMemo {
+        query: old.query,
+        min_price: new.min_price.or(old.min_price),
+        max_price: new.max_price.or(old.max_price),
+        category: new.category.or(old.category),
+        options,
+        in_stock: new.in_stock || old.in_stock,
+    }
+}
+
+/// Retrieval for a memo: this tenant's products, best first, the ones covering the
+/// most of the query's words first (so "water bottles" answers with bottles, not
+/// with bags whose descriptions mention a bottle pocket).
+async fn retrieve(ctx: &Ctx<'_>, memo: &SearchMemo, limit: usize) -> Vec<Arc<Product>> {
+    let filters = SearchFilters {
+        min_price_minor: memo.min_price,
+        max_price_minor: memo.max_price,
+        category: memo.category.clone(),
+        options: memo.options.clone(),
+        in_stock_only: memo.in_stock,
+    };
+    let query = SearchQuery { text: memo.query.clone(), filters, limit };
+    let hits = match ctx.retriever.search(&ctx.req.tenant, &query).await {
+        Ok(hits) => hits.into_iter().filter_map(|h| ctx.product(&h.product.id).map(|p| (p, h.score))).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "offline assistant: retrieval failed, matching titles only");
+            let words = super::text::read(&memo.query).words;
+            resolve::matches(ctx.ix, &words, None)
+                .into_iter()
+                .filter(|m| passes(m.product.as_ref(), memo))
+                .take(limit)
+                .map(|m| (m.product, m.score))
+                .collect::<Vec<_>>()
+        }
+    };
+    best_covering(ctx, &memo.query, hits)
+}
+
+/// Whether a product passes a memo's filters (for the title fallback).
+fn passes(p: &Product, memo: &SearchMemo) -> bool {
+    p.variants.iter().any(|v| {
+        memo.min_price.is_none_or(|m| v.price_minor >= m)
+            && memo.max_price.is_none_or(|m| v.price_minor <= m)
+            && (!memo.in_stock || v.in_stock())
+            && memo.options.iter().all(|(k, val)| v.options.iter().any(|(n, x)| n.eq_ignore_ascii_case(k) && x.eq_ignore_ascii_case(val)))
+    }) && memo.category.as_ref().is_none_or(|c| p.category.to_lowercase().contains(c.as_str()))
+}
+
+/// Keeps the hits that have the most of the query's words (or their synonyms) among
+/// their own words; equal scores keep the catalog's order.
+fn best_covering(ctx: &Ctx<'_>, query: &str, hits: Vec<(Arc<Product>, f32)>) -> Vec<Arc<Product>> {
+    let terms: Vec<Vec<String>> = analyze::words(query)
+        .into_iter()
+        .filter(|w| !analyze::is_stop_word(w) && !super::lexicon::is_stopword(w))
+        .map(|w| forms(&w))
+        .collect();
+    // (words its title, tags, category or options have; words it has anywhere)
+    let cover = |p: &Product| -> (usize, usize) {
+        let Some(i) = ctx.ix.position(&p.id) else { return (0, 0) };
+        let strong = terms.iter().filter(|forms| forms.iter().any(|f| ctx.ix.product_is(i, f))).count();
+        let any = terms.iter().filter(|forms| forms.iter().any(|f| ctx.ix.product_has(i, f))).count();
+        (strong, any)
+    };
+    let mut scored: Vec<(Arc<Product>, f32, (usize, usize), usize)> = hits
+        .into_iter()
+        .map(|(p, s)| {
+            let c = cover(&p);
+            let pos = ctx.ix.position(&p.id).unwrap_or(usize::MAX);
+            (p, s, c, pos)
+        })
+        .collect();
+    let best = scored.iter().map(|x| x.2).max().unwrap_or((0, 0));
+    if best.1 > 0 {
+        scored.retain(|x| x.2 == best);
+    }
+    scored.sort_by(|a, b| {
+        let (sa, sb) = ((a.1 * 1000.0).round(), (b.1 * 1000.0).round());
+        sb.partial_cmp(&sa).unwrap_or(std::cmp::Ordering::Equal).then(a.3.cmp(&b.3))
+    });
+    scored.into_iter().map(|x| x.0).collect()
+}
+
+async fn search(ctx: &Ctx<'_>, clause: &Clause, memo: SearchMemo, plan: &mut Plan) {
+    let wide = clause.superlative.is_some() || clause.aspect == Aspect::Price;
+    let limit = if wide { WIDE_LIMIT } else { LIST_LIMIT * 4 };
+    let mut found = retrieve(ctx, &memo, limit).await;
+    let mut memo = memo;
+    if found.is_empty() && !memo.options.is_empty() {
+        // Shops that write colours in titles, not as options: search the words instead.
+        let mut loose = memo.clone();
+        let values: Vec<String> = loose.options.values().cloned().collect();
+        loose.options.clear();
+        loose.query = format!("{} {}", loose.query, values.join(" ")).trim().to_string();
+        found = retrieve(ctx, &loose, limit).await;
+        if !found.is_empty() {
+            memo = loose;
+        }
+    }
+    if found.is_empty() {
+        if memo.query.is_empty() || !clause.has_filters() && memo.options.is_empty() && memo.category.is_none() {
+            plan.found_nothing = true;
+        } else {
+            plan.say(t::nothing_fits_filters());
+        }
+        return;
+    }
+    plan.memory.search = Some(memo);
+    answer_products(ctx, clause, found, clause.superlative, plan);
+}
+
+/// Answers with several products: a list, a price range, or the cheapest/dearest.
+fn answer_products(
+    ctx: &Ctx<'_>,
+    clause: &Clause,
+    found: Vec<Arc<Product>>,
+    superlative: Option<Superlative>,
+    plan: &mut Plan,
+) {
+    let superlative = superlative.or(clause.superlative);
+    if let Some(s) = superlative {
+        let price = |p: &Arc<Product>| p.price().minor;
+        let best = match s {
+            Superlative::Cheapest => found.iter().map(price).min(),
+            Superlative::Dearest => found.iter().map(price).max(),
+        };
+        let top: Vec<Arc<Product>> = found.iter().filter(|p| Some(price(p)) == best).take(3).cloned().collect();
+        let refs: Vec<&Product> = top.iter().map(|p| p.as_ref()).collect();
+        plan.say(t::superlative(s == Superlative::Cheapest, &refs));
+        plan.memory.focus = top.first().map(|p| p.id.clone());
+        plan.memory.last = Some(Action::Described);
+        plan.show(top.iter().map(|p| p.id.clone()).collect());
+        return;
+    }
+    if let [one] = found.as_slice() {
+        return describe(ctx, clause, one, plan);
+    }
+    let shown: Vec<Arc<Product>> = found.iter().take(LIST_LIMIT).cloned().collect();
+    let refs: Vec<&Product> = shown.iter().map(|p| p.as_ref()).collect();
+    if clause.aspect == Aspect::Price {
+        let low = found.iter().map(|p| p.price()).min_by_key(|m| m.minor);
+        let high = found.iter().map(|p| p.variants.iter().map(|v| v.price_minor).max().unwrap_or(0)).max();
+        if let (Some(low), Some(high)) = (low, high) {
+            plan.say(t::price_range(low, ctx.money(high), &refs));
+        }
+    } else {
+        plan.say(t::product_list(&refs));
+    }
+    let ids: Vec<_> = shown.iter().map(|p| p.id.clone()).collect();
+    plan.memory.list = ids.clone();
+    plan.memory.listed = Listed::Products;
+    plan.memory.focus = None;
+    plan.memory.last = Some(Action::Searched);
+    plan.show(ids);
+}
+
+/// Answers a question about one product, for the aspect asked.
+pub fn describe(ctx: &Ctx<'_>, clause: &Clause, p: &Arc<Product>, plan: &mut Plan) {
+    let asked = resolve::option_mentions(p, &clause.words, &HashSet::new());
+    let foreign = option_values_named(ctx, &clause.words);
+    if !asked.is_empty() {
+        let chosen: BTreeMap<String, String> = asked.into_iter().map(|(k, (v, _))| (k, v)).collect();
+        let wanted = chosen_label(p, &chosen);
+        let fits = resolve::variants_with(p, &chosen);
+        plan.say(if !fits.iter().any(|v| v.in_stock()) {
+            t::not_available_in(&p.title, &wanted)
+        } else {
+            t::available_in(&wanted, &resolve::open_options(p, &chosen))
+        });
+    } else if !foreign.is_empty() && !p.options.is_empty() {
+        // A colour the catalog knows, which this product does not come in.
+        plan.say(t::not_available_in(&p.title, &foreign.join(" / ")));
+        plan.say(t::product_values(p, "option", &describe_values(p)));
+    } else {
+        let values = |name: &str| p.option_values().into_iter().find(|(n, _)| n.to_lowercase().starts_with(name));
+        match clause.aspect {
+            Aspect::Price => plan.say(t::product_price(p)),
+            Aspect::Colors => match values("col") {
+                Some((_, v)) => plan.say(t::product_values(p, "color", &v)),
+                None => plan.say(t::product_no_options(p, "color")),
+            },
+            Aspect::Sizes => match values("size") {
+                Some((_, v)) => plan.say(t::product_values(p, "size", &v)),
+                None => plan.say(t::product_no_options(p, "size")),
+            },
+            Aspect::Stock => plan.say(t::product_stock(p)),
+            Aspect::Detail | Aspect::General => plan.say(t::product_detail(p)),
+        }
+    }
+    plan.memory.focus = Some(p.id.clone());
+    plan.memory.last = Some(Action::Described);
+    plan.show(vec![p.id.clone()]);
+}
+
+/// Every option value of a product, flattened ("Black, Gray, Green").
+fn describe_values(p: &Product) -> Vec<String> {
+    p.option_values().into_iter().filter(|(n, _)| n.to_lowercase().starts_with("col")).flat_map(|(_, v)| v).collect()
+}
+
+/// "M / Black": chosen values in the product's option order.
+pub fn chosen_label(product: &Product, chosen: &BTreeMap<String, String>) -> String {
+    product.options.iter().filter_map(|o| chosen.get(o).cloned()).collect::<Vec<_>>().join(" / ")
+}
+
+/// "Does it have a laptop sleeve?": the product's tags and description, read.
+fn feature(ctx: &Ctx<'_>, p: &Arc<Product>, naming: &[&Word], plan: &mut Plan) {
+    let Some(i) = ctx.ix.position(&p.id) else { return };
+    let wanted: Vec<&Word> = naming.iter().copied().filter(|w| !ctx.ix.title(i).contains(&w.norm)).collect();
+    let has: Vec<&&Word> = wanted.iter().filter(|w| ctx.ix.product_has(i, &w.norm)).collect();
+    if has.is_empty() || wanted.is_empty() {
+        plan.say(t::feature_unknown(p));
+    } else {
+        // Evidence in the shop's own words: the tags that have them, else a sentence.
+        let stems: Vec<&str> = has.iter().map(|w| w.norm.as_str()).collect();
+        let tags: Vec<String> = p
+            .tags
+            .iter()
+            .filter(|tag| super::text::stems(tag).iter().any(|s| stems.contains(&s.as_str())))
+            .cloned()
+            .collect();
+        let evidence = if !tags.is_empty() {
+            format!("{} among its features", t::and_list(&tags, "and"))
+        } else {
+            let sentence = p
+                .description_text
+                .split(['.', '•', '!', '?'])
+                .find(|s| super::text::stems(s).iter().any(|x| stems.contains(&x.as_str())))
+                .map(|s| s.trim().chars().take(160).collect::<String>())
+                .unwrap_or_default();
+            format!("it in its description: \"{sentence}\"")
+        };
+        plan.say(t::feature_yes(p, &evidence));
+    }
+    plan.memory.focus = Some(p.id.clone());
+    plan.memory.last = Some(Action::Described);
+    plan.show(vec![p.id.clone()]);
+}
