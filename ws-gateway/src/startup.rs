@@ -13,7 +13,7 @@ use engine::catalog::CatalogCache;
 use engine::ports::llm::LanguageModel;
 use engine::ports::retriever::Retriever;
 use engine::ports::store::Store;
-use engine::retrieval::KeywordRetriever;
+use engine::retrieval::{HybridRetriever, KeywordRetriever};
 use tenants::Tenants;
 
 use crate::config::Config;
@@ -64,7 +64,20 @@ impl Application {
                 .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?,
         };
         let catalog = Arc::new(CatalogCache::new(store.clone()));
-        let retriever: Arc<dyn Retriever> = Arc::new(KeywordRetriever::new(catalog.clone()));
+        // Hybrid (vector + keyword) retrieval on qdrant-edge under the data dir; the
+        // keyword retriever when the vector store or the embedder cannot be opened.
+        let retriever: Arc<dyn Retriever> = match engine::embed::from_env().await.map_err(|e| e.to_string()).and_then(|embedder| {
+            let dir = config.data_dir.join("vectors");
+            engine::adapters::qdrant_edge::QdrantEdgeStore::open(&dir, embedder.dim())
+                .map(|store| HybridRetriever::new(catalog.clone(), Arc::new(store), embedder))
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(hybrid) => Arc::new(hybrid),
+            Err(e) => {
+                tracing::error!(error = %e, "hybrid retrieval unavailable; using keyword retrieval");
+                Arc::new(KeywordRetriever::new(catalog.clone()))
+            }
+        };
         if config.groq_api_key.is_some() {
             tracing::warn!("GROQ_API_KEY is set, but this build answers with the offline assistant only");
         }

@@ -13,3 +13,29 @@ pub mod transformer;
 pub use openai::{OpenAiConfig, OpenAiEmbedder};
 pub use static_model::StaticEmbedder;
 pub use transformer::{TransformerEmbedder, locate_model_dir};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::ports::embedder::{EmbedError, Embedder};
+
+/// The embedder the environment asks for:
+/// - `AISLE_EMBED_URL` (+ `AISLE_EMBED_API_KEY`, `AISLE_EMBED_MODEL`, default
+///   `text-embedding-3-small`): an OpenAI-compatible endpoint;
+/// - else `AISLE_EMBED_MODEL_DIR`: the transformer from that folder;
+/// - else the static model shipped in the repository (no set-up).
+pub async fn from_env() -> Result<Arc<dyn Embedder>, EmbedError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(url) = var("AISLE_EMBED_URL") {
+        let model = var("AISLE_EMBED_MODEL").unwrap_or_else(|| "text-embedding-3-small".into());
+        let config = OpenAiConfig::new(url, var("AISLE_EMBED_API_KEY"), model);
+        return Ok(Arc::new(OpenAiEmbedder::connect(config).await?));
+    }
+    if let Some(dir) = var(transformer::MODEL_DIR_ENV) {
+        let dir = PathBuf::from(dir);
+        return Ok(Arc::new(tokio::task::spawn_blocking(move || TransformerEmbedder::load(&dir)).await.map_err(
+            |e| EmbedError::Compute(format!("loading task failed: {e}")),
+        )??));
+    }
+    Ok(Arc::new(StaticEmbedder::bundled()?))
+}

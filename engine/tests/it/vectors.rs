@@ -286,3 +286,75 @@ async fn qdrant_server_conformance() {
     // Written to the real stderr (not the test harness's captured output).
     let _ = writeln!(std::io::stderr(), "{message}");
 }
+
+/// The hybrid `Retriever` end to end: a SQLite store with the demo (Luma) catalog,
+/// the shipped static embedder and qdrant-edge in a temp folder.
+#[tokio::test]
+async fn hybrid_retriever_over_the_demo_catalog() {
+    use engine::catalog::{CatalogCache, demo_catalog, import_products, parse_aisle_csv};
+    use engine::domain::Currency;
+    use engine::embed::StaticEmbedder;
+    use engine::ports::retriever::{Retriever, SearchFilters, SearchQuery};
+    use engine::retrieval::HybridRetriever;
+    use engine::retrieval::hybrid::passes;
+
+    let (store, _db) = crate::support::sqlite_store().await;
+    let shop = crate::support::seed_tenant(store.as_ref(), "Shop").await;
+    let other = crate::support::seed_tenant(store.as_ref(), "Other").await;
+    let demo = demo_catalog(&shop);
+    assert!(demo.errors.is_empty());
+    import_products(store.as_ref(), demo.products).await.unwrap();
+    let header = "sku,title,description,category,price,currency,stock,image_url,tags";
+    let csv = |tenant: &TenantId, rows: &str| parse_aisle_csv(tenant, Currency::USD, format!("{header}\n{rows}").as_bytes());
+    import_products(store.as_ref(), csv(&other, "HOOD-1,Other Shop Hoodie,Warm.,Tops,30,,5,,\n").products).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let embedder = Arc::new(StaticEmbedder::bundled().unwrap());
+    let vectors = Arc::new(QdrantEdgeStore::open(dir.path(), embedder_dim(&*embedder)).unwrap());
+    let cache = Arc::new(CatalogCache::new(store.clone()));
+    let retriever = HybridRetriever::new(cache, vectors, embedder);
+    let search = |tenant: TenantId, text: &str, filters: SearchFilters, limit: usize| {
+        let retriever = &retriever;
+        let query = SearchQuery { text: text.into(), filters, limit };
+        async move { retriever.search(&tenant, &query).await.unwrap() }
+    };
+
+    let hits = search(shop.clone(), "sweatshirt", SearchFilters::default(), 10).await;
+    let hoodies = hits.iter().filter(|h| h.product.category.contains("Hoodies")).count();
+    assert!(hoodies >= 6, "{:?}", hits.iter().map(|h| &h.product.title).collect::<Vec<_>>());
+    let mut seen: Vec<_> = hits.iter().map(|h| h.product.id.clone()).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), hits.len(), "a product came back twice");
+    assert!(hits.iter().all(|h| h.product.tenant_id == shop));
+
+    let hits = search(shop.clone(), "something for yoga", SearchFilters::default(), 10).await;
+    assert!(hits.iter().any(|h| h.product.category.contains("Fitness")), "{:?}", hits.iter().map(|h| &h.product.title).collect::<Vec<_>>());
+
+    let mut red = SearchFilters { in_stock_only: true, max_price_minor: Some(6000), ..Default::default() };
+    red.options.insert("color".into(), "Red".into());
+    let hits = search(shop.clone(), "jacket", red.clone(), 10).await;
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| passes(&h.product, &red)), "a hit breaks the filters");
+
+    let gear = SearchFilters { category: Some("gear/bags".into()), ..Default::default() };
+    let listed = search(shop.clone(), "", gear, 0).await;
+    assert!(listed.len() >= 10 && listed.iter().all(|h| h.product.category.to_lowercase().starts_with("gear/bags")));
+    let titles: Vec<&str> = listed.iter().map(|h| h.product.title.as_str()).collect();
+    let mut sorted = titles.clone();
+    sorted.sort_by_key(|t| t.to_lowercase());
+    assert_eq!(titles, sorted, "an empty query lists by title");
+
+    // The other tenant sees only its own hoodie, though the demo shop has dozens.
+    let theirs = search(other.clone(), "hoodie sweatshirt", SearchFilters::default(), 10).await;
+    assert_eq!(theirs.iter().map(|h| h.product.title.as_str()).collect::<Vec<_>>(), ["Other Shop Hoodie"]);
+
+    // A catalog change is indexed on the next search.
+    import_products(store.as_ref(), csv(&shop, "KAYAK-1,Inflatable Kayak,For rivers.,Gear/Boats,300,,2,,\n").products).await.unwrap();
+    let hits = search(shop.clone(), "kayak", SearchFilters::default(), 3).await;
+    assert_eq!(hits[0].product.title, "Inflatable Kayak");
+}
+
+fn embedder_dim(e: &dyn engine::ports::embedder::Embedder) -> usize {
+    e.dim()
+}
