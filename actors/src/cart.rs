@@ -61,28 +61,12 @@ impl Actor for CartActor {
             }
             CartMsg::Apply { op, command, notify, reply } => {
                 let a = &state.args;
-                let result = a.service.apply(&a.tenant, &a.conversation, &state.cart, &op, command.as_ref()).await;
-                let result = match result {
-                    Ok(outcome) => {
-                        state.cart = outcome.cart().clone();
-                        Ok(outcome)
-                    }
-                    Err(f) if f.code == engine::events::ErrorCode::Unavailable => {
-                        // A conflict on the command id means it was applied before (a
-                        // crash between the write and the reply): reload and report the cart.
-                        let applied = match &command {
-                            Some(cmd) => a.service.store().cart_command(&a.tenant, &a.conversation, cmd).await.ok().flatten().is_some(),
-                            None => false,
-                        };
-                        if applied {
-                            state.cart = a.service.load(&a.tenant, &a.conversation, a.currency).await?;
-                            Ok(CartOutcome::Cart(state.cart.clone()))
-                        } else {
-                            Err(f)
-                        }
-                    }
-                    Err(f) => Err(f),
-                };
+                // No command record in the cart write: the conversation forwards a command
+                // only after its ack is durable, and never forwards an acked id again.
+                let result = a.service.apply(&a.tenant, &a.conversation, &state.cart, &op, None).await;
+                if let Ok(outcome) = &result {
+                    state.cart = outcome.cart().clone();
+                }
                 let _ = notify.send_message(ConvMsg::CartDone { command, result: result.clone() });
                 if let Some(reply) = reply {
                     let _ = reply.send(result);

@@ -92,10 +92,15 @@ pub struct ConvState {
 
 impl ConvState {
     fn emit(&mut self, event: Event, command: Option<&CommandId>) -> i64 {
+        self.emit_then(event, command, None)
+    }
+
+    /// Emits an event and runs `then` once it is persisted.
+    fn emit_then(&mut self, event: Event, command: Option<&CommandId>, then: Option<crate::event_log::AfterPersist>) -> i64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         let e = SeqEvent { seq, event };
-        let _ = self.log.send(LogCmd::Append(vec![(e, command.map(|c| c.as_str().to_string()))]));
+        let _ = self.log.send(LogCmd::Append(vec![(e, command.map(|c| c.as_str().to_string()))], then));
         seq
     }
 
@@ -205,17 +210,30 @@ impl Actor for ConversationActor {
                     );
                     return Ok(());
                 }
-                let seq = state.emit(Event::Ack { id: id.as_str().to_string() }, Some(&id));
-                state.acks.insert(id.clone(), seq);
                 match command {
                     Command::Cart { id, op } => {
-                        let apply = CartMsg::Apply { op, command: Some(id.clone()), notify: myself.clone(), reply: None };
-                        if state.cart.send_message(apply).is_err() {
-                            let error = Event::Error { code: ErrorCode::Unavailable, message: "cart unavailable, try again".into(), id: Some(id.as_str().to_string()) };
-                            state.emit(error, None);
-                        }
+                        // The cart changes only once its ack is durable: a command whose
+                        // ack was lost in a crash was never applied, and one whose ack
+                        // survived is found in `acks` after rehydration and never applied
+                        // again. (So the cart write itself needs no command record.)
+                        let cart = state.cart.clone();
+                        let notify = myself.clone();
+                        let forward_id = id.clone();
+                        let then: crate::event_log::AfterPersist = Box::new(move || {
+                            let apply = CartMsg::Apply { op, command: Some(forward_id.clone()), notify: notify.clone(), reply: None };
+                            if cart.send_message(apply).is_err() {
+                                let _ = notify.send_message(ConvMsg::CartDone {
+                                    command: Some(forward_id),
+                                    result: Err(CartFailure::new(ErrorCode::Unavailable, "cart unavailable, try again")),
+                                });
+                            }
+                        });
+                        let seq = state.emit_then(Event::Ack { id: id.as_str().to_string() }, Some(&id), Some(then));
+                        state.acks.insert(id, seq);
                     }
-                    Command::Message { text, .. } => {
+                    Command::Message { id, text } => {
+                        let seq = state.emit(Event::Ack { id: id.as_str().to_string() }, Some(&id));
+                        state.acks.insert(id, seq);
                         state.transcript(Role::Shopper, &text);
                         state.queued.push_back(text);
                         start_next_turn(&myself, state);

@@ -34,8 +34,13 @@ pub struct Attached {
     pub cart: CartView,
 }
 
+/// Runs once the events queued before it are durable.
+pub(crate) type AfterPersist = Box<dyn FnOnce() + Send>;
+
 pub(crate) enum LogCmd {
-    Append(Vec<(SeqEvent, Option<String>)>),
+    /// Events to persist then send; `then` runs after they are persisted (a cart
+    /// command is only applied once its `ack` is durable, see `ConversationActor`).
+    Append(Vec<(SeqEvent, Option<String>)>, Option<AfterPersist>),
     Subscribe { socket: SocketId, tx: mpsc::Sender<Frame>, resume_from: Option<i64>, reply: oneshot::Sender<Attached> },
     Unsubscribe { socket: SocketId },
     /// A frame for one socket only (a repeated command's original `ack`).
@@ -65,13 +70,17 @@ impl EventLog {
     pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LogCmd>) {
         while let Some(cmd) = rx.recv().await {
             match cmd {
-                LogCmd::Append(mut batch) => {
-                    // Coalesce what is already queued into one transaction: deltas of a
+                LogCmd::Append(mut batch, then) => {
+                    // Coalesce what is already queued into one write: deltas of a
                     // streamed reply arrive in bursts.
+                    let mut thens: Vec<AfterPersist> = then.into_iter().collect();
                     let mut pending = Vec::new();
                     while batch.len() < 256 {
                         match rx.try_recv() {
-                            Ok(LogCmd::Append(more)) => batch.extend(more),
+                            Ok(LogCmd::Append(more, then)) => {
+                                batch.extend(more);
+                                thens.extend(then);
+                            }
                             Ok(other) => {
                                 pending.push(other);
                                 break;
@@ -81,9 +90,13 @@ impl EventLog {
                     }
                     if !self.persist_and_send(batch).await {
                         // The store refused: close every socket (clients resume from
-                        // the store once it is back) and end this log.
+                        // the store once it is back) and end this log. What waited for
+                        // these events is dropped: those commands were never applied.
                         self.subscribers.clear();
                         return;
+                    }
+                    for then in thens {
+                        then();
                     }
                     for cmd in pending {
                         self.control(cmd).await;
@@ -96,9 +109,11 @@ impl EventLog {
 
     async fn control(&mut self, cmd: LogCmd) {
         match cmd {
-            LogCmd::Append(batch) => {
+            LogCmd::Append(batch, then) => {
                 if !self.persist_and_send(batch).await {
                     self.subscribers.clear();
+                } else if let Some(then) = then {
+                    then();
                 }
             }
             LogCmd::Subscribe { socket, tx, resume_from, reply } => {

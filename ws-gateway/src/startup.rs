@@ -35,6 +35,9 @@ pub enum StartupError {
     Demo(#[from] crate::demo::DemoError),
 }
 
+/// How soon a catalog change (an import, an edit, stock) reaches carts and retrieval.
+pub const CATALOG_STALENESS: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -63,7 +66,7 @@ impl Application {
             None => SessionKeys::load_or_create(&config.data_dir)
                 .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?,
         };
-        let catalog = Arc::new(CatalogCache::new(store.clone()));
+        let catalog = Arc::new(CatalogCache::new(store.clone()).with_max_staleness(CATALOG_STALENESS));
         // Hybrid (vector + keyword) retrieval on qdrant-edge under the data dir; the
         // keyword retriever when the vector store or the embedder cannot be opened.
         let retriever: Arc<dyn Retriever> = match engine::embed::from_env().await.map_err(|e| e.to_string()).and_then(|embedder| {
@@ -113,6 +116,14 @@ impl Application {
                 .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
                 .configure(crate::routes::configure)
                 .default_service(web::to(crate::routes::not_found))
+        })
+        // Events are small frames written back to back (an `ack`, then a `cart`): with
+        // Nagle's algorithm the second waits for the client's delayed ACK, adding up to
+        // one client send interval of latency to every command.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?

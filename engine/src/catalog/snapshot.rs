@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::domain::{Product, ProductId, TenantId, Variant, VariantId};
 use crate::ports::store::{Store, StoreResult};
@@ -54,12 +55,30 @@ impl CatalogSnapshot {
 /// Per-tenant snapshots, rebuilt from the store when its catalog version changes.
 pub struct CatalogCache {
     store: Arc<dyn Store>,
-    snapshots: RwLock<HashMap<TenantId, Arc<CatalogSnapshot>>>,
+    snapshots: RwLock<HashMap<TenantId, (Arc<CatalogSnapshot>, Instant)>>,
+    /// How long a snapshot is trusted before the store's version is asked again.
+    max_staleness: Duration,
 }
 
 impl CatalogCache {
+    /// A cache that asks the store for the catalog version on every read.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, snapshots: RwLock::new(HashMap::new()) }
+        Self { store, snapshots: RwLock::new(HashMap::new()), max_staleness: Duration::ZERO }
+    }
+
+    /// Trusts a snapshot for `d` before checking the version again: a catalog change
+    /// then reaches readers within `d`. The server uses this, since the version query
+    /// would otherwise be a store round trip on every cart command and turn.
+    pub fn with_max_staleness(mut self, d: Duration) -> Self {
+        self.max_staleness = d;
+        self
+    }
+
+    /// Forgets a tenant's snapshot (after a local catalog change).
+    pub fn invalidate(&self, tenant: &TenantId) {
+        if let Ok(mut map) = self.snapshots.write() {
+            map.remove(tenant);
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -69,10 +88,19 @@ impl CatalogCache {
     /// The tenant's current catalog. One cheap version query per call; a full reload
     /// only when the catalog changed since the last one.
     pub async fn get(&self, tenant: &TenantId) -> StoreResult<Arc<CatalogSnapshot>> {
+        if !self.max_staleness.is_zero()
+            && let Some((s, checked)) = self.snapshots.read().ok().and_then(|m| m.get(tenant).cloned())
+            && checked.elapsed() < self.max_staleness
+        {
+            return Ok(s);
+        }
         let version = self.store.catalog_version(tenant).await?;
         if let Some(s) = self.cached(tenant)
             && s.version == version
         {
+            if let Ok(mut map) = self.snapshots.write() {
+                map.insert(tenant.clone(), (s.clone(), Instant::now()));
+            }
             return Ok(s);
         }
         let mut products = Vec::new();
@@ -89,9 +117,9 @@ impl CatalogCache {
         let snapshot = Arc::new(CatalogSnapshot::new(version, products));
         if let Ok(mut map) = self.snapshots.write() {
             // Keep the newest if two loads raced.
-            let keep = map.get(tenant).is_some_and(|s| s.version > version);
+            let keep = map.get(tenant).is_some_and(|(s, _)| s.version > version);
             if !keep {
-                map.insert(tenant.clone(), snapshot.clone());
+                map.insert(tenant.clone(), (snapshot.clone(), Instant::now()));
             }
         }
         Ok(snapshot)
@@ -99,6 +127,6 @@ impl CatalogCache {
 
     /// The last loaded snapshot without asking the store (may be stale).
     pub fn cached(&self, tenant: &TenantId) -> Option<Arc<CatalogSnapshot>> {
-        self.snapshots.read().ok().and_then(|m| m.get(tenant).cloned())
+        self.snapshots.read().ok().and_then(|m| m.get(tenant).map(|(s, _)| s.clone()))
     }
 }

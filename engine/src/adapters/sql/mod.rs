@@ -34,7 +34,7 @@ use crate::ports::store::{
     ConversationRecord, Deployment, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage, Upserted,
 };
-use queries::{impl_store, put_cart};
+use queries::{EVENT_CHUNK, impl_store, put_cart};
 use rows::{
     CartRow, ConversationRow, DeploymentRow, EventRow, MessageRow, OrderLineJoinRow, PRODUCT_COLUMNS,
     ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,
@@ -60,7 +60,10 @@ pub async fn connect_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// The embedded store: one SQLite file in WAL mode.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
+    /// Readers (WAL lets them run beside the writer).
     pool: SqlitePool,
+    /// The one writing connection (see `queries.rs` for why only one).
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -87,19 +90,35 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(SQLITE_BUSY_TIMEOUT);
-        // WAL lets readers run beside the one writer. An in-memory database lives only
-        // as long as its connection, so it gets exactly one that is never recycled.
+        let open_err = |e: sqlx::Error| StoreError::Database(format!("cannot open SQLite database {url_or_path:?}: {e}"));
+        // One writing connection, kept open: writers queue in the pool, never in
+        // SQLite's sleeping busy handler. An in-memory database lives only as long as
+        // its connection, so there that one connection serves reads too.
+        // `test_before_acquire(false)`: a local file needs no ping before each use, and
+        // that ping is one more round trip to SQLite's worker thread per operation.
+        let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_err)?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await.map_err(|e| StoreError::Migration(e.to_string()))?;
         let pool = if in_memory {
-            SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+            writer.clone()
         } else {
-            SqlitePoolOptions::new().max_connections(8)
-        }
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
-        .map_err(|e| StoreError::Database(format!("cannot open SQLite database {url_or_path:?}: {e}")))?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+            SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(8)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(open_err)?
+        };
+        Ok(Self { pool, writer })
     }
 
     /// The pool, for adapters of other ports that keep their tables in this database.
@@ -109,6 +128,7 @@ impl SqliteStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
@@ -116,6 +136,8 @@ impl SqliteStore {
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL handles concurrent writers itself.
+    writer: PgPool,
 }
 
 impl PostgresStore {
@@ -150,7 +172,7 @@ impl PostgresStore {
             .await
             .map_err(|e| unreachable_pg(url, e))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { writer: pool.clone(), pool })
     }
 
     /// The pool, for adapters of other ports that keep their tables in this database.
