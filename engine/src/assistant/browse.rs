@@ -22,10 +22,14 @@ use super::templates as t;
 use super::text::{Word, stem};
 use super::understand::{Aspect, Clause, Reference, Superlative};
 
+/// Words for "anything at all".
+const GENERIC: &[&str] =
+    &["thing", "things", "anything", "something", "everything", "item", "items", "product", "products", "stuff"];
+
 /// How many products a list shows.
 pub const LIST_LIMIT: usize = 5;
 /// How many hits a superlative or a price range looks at.
-const WIDE_LIMIT: usize = 200;
+const WIDE_LIMIT: usize = 300;
 
 /// Raw words of `words` that are option values somewhere in the catalog.
 pub fn option_words_in(ctx: &Ctx<'_>, words: &[Word]) -> HashSet<String> {
@@ -38,9 +42,12 @@ pub fn option_values_named(ctx: &Ctx<'_>, words: &[Word]) -> Vec<String> {
 }
 
 /// Spans of the words that are option values of the catalog: (positions, name, value).
-fn option_spans(ctx: &Ctx<'_>, words: &[Word]) -> Vec<(Vec<usize>, String, String)> {
+pub fn option_spans(ctx: &Ctx<'_>, words: &[Word]) -> Vec<(Vec<usize>, String, String)> {
     let mut out: Vec<(Vec<usize>, String, String)> = Vec::new();
-    for (stems, name, value) in ctx.ix.option_values() {
+    // Longest values first: "Rose Gold" before "Rose" and "Gold".
+    let mut values: Vec<&(Vec<String>, String, String)> = ctx.ix.option_values().iter().collect();
+    values.sort_by_key(|(s, _, _)| std::cmp::Reverse(s.len()));
+    for (stems, name, value) in values {
         let n = stems.len();
         if n == 0 || words.len() < n {
             continue;
@@ -52,7 +59,7 @@ fn option_spans(ctx: &Ctx<'_>, words: &[Word]) -> Vec<(Vec<usize>, String, Strin
             }
             // Lone letters and numbers are sizes only after "size" ("size m", "size 28").
             let short = n == 1 && (stems[0].len() == 1 || stems[0].bytes().all(|b| b.is_ascii_digit()));
-            let after_size = start > 0 && matches!(words[start - 1].raw.as_str(), "size" | "waist" | "sz");
+            let after_size = start > 0 && matches!(words[start - 1].raw.as_str(), "size" | "waist" | "sz" | "in");
             if short && !after_size {
                 continue;
             }
@@ -112,10 +119,45 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
         let _ = n;
         return describe(ctx, clause, &p, plan);
     }
+    // "anything from otterbox?" after a search for iPhone 6s cases: the same search,
+    // narrowed, when some product has both ("what about watches?" after hoodies is a
+    // new search).
+    let opener = words.iter().find(|w| !w.is_sep()).map(|w| w.raw.as_str());
+    let narrows = matches!(opener, Some("any" | "anything" | "something" | "what" | "how" | "and" | "only"))
+        && naming.len() <= 2
+        && plan.memory.last == Some(Action::Searched);
+    if narrows
+        && !resolve::is_specific(&resolve::matches(ctx.ix, words, None))
+        && let Some(old) = ctx.memory.search.clone()
+    {
+        let mut memo = merge(old.clone(), filters.clone());
+        memo.query = format!("{} {}", old.query, naming.iter().map(|w| corrected(ctx, w)).collect::<Vec<_>>().join(" "));
+        let all_terms = super::text::read(&memo.query).words.iter().filter(|w| !w.is_sep()).count();
+        let found = retrieve(ctx, &memo, LIST_LIMIT * 20).await;
+        let covers_all = found.first().and_then(|p| ctx.ix.position(&p.id)).is_some_and(|i| {
+            super::text::read(&memo.query).words.iter().filter(|w| !w.is_sep()).all(|w| ctx.ix.product_has(i, &w.norm))
+        });
+        if covers_all && all_terms > 0 {
+            return search(ctx, clause, memo, plan).await;
+        }
+    }
     if !naming.is_empty() {
         let kind = is_kind(&naming);
         match targets::product(ctx, plan, clause, false).await {
-            Target::One(p, _, how) if !(kind && clause.reference.is_none() && how != How::Pointed) => {
+            Target::One(p, used, how) if !(kind && clause.reference.is_none() && how != How::Pointed) => {
+                // "is the Overnight Duffle waterproof?": words beside the name ask
+                // about a feature.
+                let extra: Vec<&Word> = words
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, w)| !used.contains(k) && naming.iter().any(|n| std::ptr::eq(*n, *w)))
+                    .map(|(_, w)| w)
+                    .filter(|w| resolve::option_mentions(&p, std::slice::from_ref(*w), &HashSet::new()).is_empty())
+                    .filter(|w| w.raw.chars().count() >= 3 && !super::lexicon::FILLER.contains(&w.raw.as_str()))
+                    .collect();
+                if clause.question && !extra.is_empty() && matches!(clause.aspect, Aspect::General | Aspect::Detail) {
+                    return feature(ctx, &p, &extra, plan);
+                }
                 return describe(ctx, clause, &p, plan);
             }
             target => {
@@ -136,8 +178,24 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
             }
         }
     } else {
+        // "do they come in 30?" right after adding or describing them: that product.
+        let about_focus = matches!(plan.memory.last, Some(Action::Added | Action::Changed | Action::Described));
+        if clause.reference == Some(Reference::Those)
+            && about_focus
+            && let Some(p) = &focus
+            && (option_only || clause.aspect != Aspect::General || !option_spans(ctx, words).is_empty())
+        {
+            return describe(ctx, clause, p, plan);
+        }
         if clause.reference == Some(Reference::Those) && list.len() > 1 {
             return answer_products(ctx, clause, list, None, plan);
+        }
+        // "show me more", "any others?": the next page of the last search.
+        if words.iter().any(|w| matches!(w.raw.as_str(), "more" | "others" | "else" | "other"))
+            && let Some(mut memo) = ctx.memory.search.clone()
+        {
+            memo.page += 1;
+            return search(ctx, clause, memo, plan).await;
         }
         if option_only
             && let Some(p) = &focus
@@ -150,16 +208,25 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
             || clause.has_filters()
             || !filters.options.is_empty()
             || filters.category.is_some();
-        if follow_up && let Some(old) = ctx.memory.search.clone().or(plan.memory.search.clone()) {
+        // "the cheapest thing you sell", "anything under $20": the whole catalog.
+        let everything = words.iter().any(|w| GENERIC.contains(&w.raw.as_str()))
+            && words.iter().any(|w| matches!(w.raw.as_str(), "sell" | "have" | "carry" | "offer" | "store" | "shop" | "everything"));
+        if follow_up
+            && !everything
+            && let Some(old) = ctx.memory.search.clone().or(plan.memory.search.clone())
+        {
             let memo = merge(old, filters);
             return search(ctx, clause, memo, plan).await;
         }
         if (clause.aspect != Aspect::General || clause.reference == Some(Reference::One))
+            && clause.superlative.is_none()
             && let Some(p) = focus.clone().or_else(|| (list.len() == 1).then(|| list[0].clone()))
         {
             return describe(ctx, clause, &p, plan);
         }
-        if clause.reference == Some(Reference::One) || clause.aspect != Aspect::General && !follow_up {
+        if (clause.reference == Some(Reference::One) || clause.aspect != Aspect::General && !follow_up)
+            && clause.superlative.is_none()
+        {
             // "how much is it?" with nothing talked about: the last list, or a question back.
             if list.len() > 1 {
                 return answer_products(ctx, clause, list, None, plan);
@@ -171,16 +238,29 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     let mut query: Vec<&Word> = naming.clone();
     query.extend(numbers.iter().copied().filter(|w| !naming.is_empty() && !query_has(&naming, w)));
     query.sort_by_key(|w| words.iter().position(|x| std::ptr::eq(x, *w)));
-    memo.query = query.iter().map(|w| w.raw.as_str()).collect::<Vec<_>>().join(" ");
+    memo.query = query.iter().map(|w| corrected(ctx, w)).collect::<Vec<_>>().join(" ");
     search(ctx, clause, memo, plan).await
 }
 
-/// A word and the synonyms retrieval knows for it, as the assistant's stems.
+/// A word and the synonyms retrieval knows for it, as the assistant's stems; the
+/// word itself first.
 pub fn forms(word: &str) -> Vec<String> {
     let w = word.to_lowercase();
     let mut out = vec![stem(&w)];
     out.extend(analyze::synonyms(&analyze::stem(&w)).iter().map(|s| stem(s)));
     out
+}
+
+/// A query word as the catalog writes it: a typo ("strapp", "hodie") becomes the
+/// title word one edit away; a known word stays.
+fn corrected(ctx: &Ctx<'_>, w: &Word) -> String {
+    if w.num.is_some() || ctx.ix.in_titles(&w.norm) || ctx.ix.knows(&w.norm) {
+        return w.raw.clone();
+    }
+    match ctx.ix.typo_matches(&w.norm).first().and_then(|s| ctx.ix.surface(s)) {
+        Some(fixed) => fixed.to_string(),
+        None => w.raw.clone(),
+    }
 }
 
 fn query_has(ws: &[&Word], w: &Word) -> bool {
@@ -203,6 +283,7 @@ fn merge(old: SearchMemo, new: SearchMemo) -> SearchMemo {
         category: new.category.or(old.category),
         options,
         in_stock: new.in_stock || old.in_stock,
+        page: 0,
     }
 }
 
@@ -252,14 +333,24 @@ fn best_covering(ctx: &Ctx<'_>, query: &str, hits: Vec<(Arc<Product>, f32)>) -> 
         .filter(|w| !analyze::is_stop_word(w) && !super::lexicon::is_stopword(w))
         .map(|w| forms(&w))
         .collect();
-    // (words its title, tags, category or options have; words it has anywhere)
-    let cover = |p: &Product| -> (usize, usize) {
-        let Some(i) = ctx.ix.position(&p.id) else { return (0, 0) };
+    // (words its title, tags, category or options have as written; the same with
+    // synonyms; words it has anywhere): a hoodie before a jacket tagged "pullover".
+    // Its title or category first: pants before shorts tagged "workout pants".
+    // Then its own name: iPhones before cases "for iPhone".
+    let asks_accessory = terms.iter().any(|forms| super::lexicon::ACCESSORY_WORDS.contains(&forms[0].as_str()));
+    let cover = |p: &Product| -> (usize, usize, usize, usize, usize, usize) {
+        let Some(i) = ctx.ix.position(&p.id) else { return (0, 0, 0, 0, 0, 0) };
+        let thing = usize::from(
+            asks_accessory || !ctx.ix.title(i).iter().any(|w| super::lexicon::ACCESSORY_WORDS.contains(&w.as_str())),
+        );
+        let kind = terms.iter().filter(|forms| ctx.ix.product_kind(i, &forms[0])).count();
+        let named = terms.iter().filter(|forms| !ctx.ix.product_for(i, &forms[0])).count();
+        let exact = terms.iter().filter(|forms| ctx.ix.product_is(i, &forms[0])).count();
         let strong = terms.iter().filter(|forms| forms.iter().any(|f| ctx.ix.product_is(i, f))).count();
         let any = terms.iter().filter(|forms| forms.iter().any(|f| ctx.ix.product_has(i, f))).count();
-        (strong, any)
+        (kind, named, thing, exact, strong, any)
     };
-    let mut scored: Vec<(Arc<Product>, f32, (usize, usize), usize)> = hits
+    let mut scored: Vec<(Arc<Product>, f32, (usize, usize, usize, usize, usize, usize), usize)> = hits
         .into_iter()
         .map(|(p, s)| {
             let c = cover(&p);
@@ -267,8 +358,8 @@ fn best_covering(ctx: &Ctx<'_>, query: &str, hits: Vec<(Arc<Product>, f32)>) -> 
             (p, s, c, pos)
         })
         .collect();
-    let best = scored.iter().map(|x| x.2).max().unwrap_or((0, 0));
-    if best.1 > 0 {
+    let best = scored.iter().map(|x| x.2).max().unwrap_or((0, 0, 0, 0, 0, 0));
+    if best.5 > 0 {
         scored.retain(|x| x.2 == best);
     }
     scored.sort_by(|a, b| {
@@ -280,7 +371,9 @@ fn best_covering(ctx: &Ctx<'_>, query: &str, hits: Vec<(Arc<Product>, f32)>) -> 
 
 async fn search(ctx: &Ctx<'_>, clause: &Clause, memo: SearchMemo, plan: &mut Plan) {
     let wide = clause.superlative.is_some() || clause.aspect == Aspect::Price;
-    let limit = if wide { WIDE_LIMIT } else { LIST_LIMIT * 4 };
+    // Many hits, so the products a query names come before the ones that only mention
+    // it (phones before their cases), whatever retrieval's order.
+    let limit = if wide { WIDE_LIMIT } else { WIDE_LIMIT };
     let mut found = retrieve(ctx, &memo, limit).await;
     let mut memo = memo;
     if found.is_empty() && !memo.options.is_empty() {
@@ -294,6 +387,55 @@ async fn search(ctx: &Ctx<'_>, clause: &Clause, memo: SearchMemo, plan: &mut Pla
             memo = loose;
         }
     }
+    if found.is_empty() && !memo.query.is_empty() {
+        // "jumpers", "trousers": the shop's words for what the shopper means.
+        let mut changed = false;
+        let swapped: Vec<String> = super::text::read(&memo.query)
+            .words
+            .iter()
+            .map(|w| {
+                if ctx.ix.knows(&w.norm) {
+                    return w.raw.clone();
+                }
+                let alt = super::lexicon::SHOPPER_SYNONYMS
+                    .iter()
+                    .find(|(k, _)| *k == w.raw || stem(k) == w.norm)
+                    .and_then(|(_, alts)| alts.iter().find(|a| ctx.ix.knows(&stem(a))));
+                match alt {
+                    Some(a) => {
+                        changed = true;
+                        a.to_string()
+                    }
+                    None => w.raw.clone(),
+                }
+            })
+            .collect();
+        if changed {
+            let mut other = memo.clone();
+            other.query = swapped.join(" ");
+            found = retrieve(ctx, &other, limit).await;
+            if !found.is_empty() {
+                memo = other;
+            }
+        }
+    }
+    if found.is_empty() && !memo.query.is_empty() {
+        // "a gift under $30": words the catalog has never heard of go; the rest stays.
+        let known: Vec<String> = super::text::read(&memo.query)
+            .words
+            .iter()
+            .filter(|w| w.num.is_some() || ctx.ix.knows(&w.norm))
+            .map(|w| w.raw.clone())
+            .collect();
+        if known.join(" ") != memo.query && (!known.is_empty() || memo.min_price.is_some() || memo.max_price.is_some() || memo.category.is_some()) {
+            let mut narrower = memo.clone();
+            narrower.query = known.join(" ");
+            found = retrieve(ctx, &narrower, limit).await;
+            if !found.is_empty() {
+                memo = narrower;
+            }
+        }
+    }
     if found.is_empty() {
         if memo.query.is_empty() || !clause.has_filters() && memo.options.is_empty() && memo.category.is_none() {
             plan.found_nothing = true;
@@ -304,6 +446,29 @@ async fn search(ctx: &Ctx<'_>, clause: &Clause, memo: SearchMemo, plan: &mut Pla
     }
     plan.memory.search = Some(memo);
     answer_products(ctx, clause, found, clause.superlative, plan);
+}
+
+/// The cheapest (or dearest) product a clause means: among the last list for "of
+/// those", else among the last search, else the whole catalog.
+pub async fn superlative_pick(ctx: &Ctx<'_>, clause: &Clause, plan: &Plan) -> Option<Arc<Product>> {
+    let s = clause.superlative?;
+    let (filters, _) = read_filters(ctx, clause);
+    let list = targets::listed(ctx, plan);
+    let naming = content(&clause.words).into_iter().map(|w| w.raw.clone()).collect::<Vec<_>>().join(" ");
+    let pool: Vec<Arc<Product>> = if clause.reference == Some(Reference::Those) && list.len() > 1 {
+        list
+    } else {
+        let memo = match plan.memory.search.clone() {
+            Some(old) if naming.is_empty() => merge(old, filters),
+            _ => SearchMemo { query: naming, ..filters },
+        };
+        retrieve(ctx, &memo, WIDE_LIMIT).await
+    };
+    let price = |p: &Arc<Product>| p.price().minor;
+    match s {
+        Superlative::Cheapest => pool.iter().min_by_key(|p| price(p)).cloned(),
+        Superlative::Dearest => pool.iter().max_by_key(|p| price(p)).cloned(),
+    }
 }
 
 /// Answers with several products: a list, a price range, or the cheapest/dearest.
@@ -332,7 +497,15 @@ fn answer_products(
     if let [one] = found.as_slice() {
         return describe(ctx, clause, one, plan);
     }
-    let shown: Vec<Arc<Product>> = found.iter().take(LIST_LIMIT).cloned().collect();
+    let page = plan.memory.search.as_ref().map_or(0, |m| m.page);
+    let mut shown: Vec<Arc<Product>> = found.iter().skip(page * LIST_LIMIT).take(LIST_LIMIT).cloned().collect();
+    if shown.is_empty() {
+        // Past the last page: start over.
+        if let Some(m) = plan.memory.search.as_mut() {
+            m.page = 0;
+        }
+        shown = found.iter().take(LIST_LIMIT).cloned().collect();
+    }
     let refs: Vec<&Product> = shown.iter().map(|p| p.as_ref()).collect();
     if clause.aspect == Aspect::Price {
         let low = found.iter().map(|p| p.price()).min_by_key(|m| m.minor);
@@ -354,20 +527,29 @@ fn answer_products(
 /// Answers a question about one product, for the aspect asked.
 pub fn describe(ctx: &Ctx<'_>, clause: &Clause, p: &Arc<Product>, plan: &mut Plan) {
     let asked = resolve::option_mentions(p, &clause.words, &HashSet::new());
-    let foreign = option_values_named(ctx, &clause.words);
+    // Option values the catalog knows that this product does not have ("purple", "30").
+    let own: HashSet<String> = p.option_values().into_iter().flat_map(|(_, vs)| vs).map(|v| v.to_lowercase()).collect();
+    let foreign: Vec<(String, String)> = option_spans(ctx, &clause.words)
+        .into_iter()
+        .filter(|(_, _, v)| !own.contains(&v.to_lowercase()))
+        .map(|(_, n, v)| (n, v))
+        .collect();
     if !asked.is_empty() {
         let chosen: BTreeMap<String, String> = asked.into_iter().map(|(k, (v, _))| (k, v)).collect();
+        plan.memory.asked = Some((p.id.clone(), chosen.clone()));
         let wanted = chosen_label(p, &chosen);
         let fits = resolve::variants_with(p, &chosen);
         plan.say(if !fits.iter().any(|v| v.in_stock()) {
             t::not_available_in(&p.title, &wanted)
         } else {
-            t::available_in(&wanted, &resolve::open_options(p, &chosen))
+            t::available_in(&p.title, &wanted, &resolve::open_options(p, &chosen))
         });
     } else if !foreign.is_empty() && !p.options.is_empty() {
-        // A colour the catalog knows, which this product does not come in.
-        plan.say(t::not_available_in(&p.title, &foreign.join(" / ")));
-        plan.say(t::product_values(p, "option", &describe_values(p)));
+        let wanted: Vec<String> = foreign.iter().map(|(_, v)| v.clone()).collect();
+        plan.say(t::not_available_in(&p.title, &wanted.join(" / ")));
+        let name = foreign[0].0.to_lowercase();
+        let values = p.option_values().into_iter().find(|(n, _)| n.to_lowercase() == name).map(|(_, v)| v);
+        plan.say(t::product_values(p, &name, &values.unwrap_or_else(|| describe_values(p))));
     } else {
         let values = |name: &str| p.option_values().into_iter().find(|(n, _)| n.to_lowercase().starts_with(name));
         match clause.aspect {
@@ -381,6 +563,7 @@ pub fn describe(ctx: &Ctx<'_>, clause: &Clause, p: &Arc<Product>, plan: &mut Pla
                 None => plan.say(t::product_no_options(p, "size")),
             },
             Aspect::Stock => plan.say(t::product_stock(p)),
+            Aspect::Material => plan.say(t::product_materials(p)),
             Aspect::Detail | Aspect::General => plan.say(t::product_detail(p)),
         }
     }

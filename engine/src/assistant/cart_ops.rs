@@ -24,6 +24,11 @@ use super::understand::{CartQuestion, Clause, Intent, Understanding};
 /// "I want / I need / I'd like …": an add when it points at one product (or at one of
 /// a few, by "the"), else a search.
 pub async fn want(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
+    if clause.superlative.is_some()
+        && let Some(p) = browse::superlative_pick(ctx, clause, plan).await
+    {
+        return add_product(ctx, u, plan, &p, &clause.words, &HashSet::new());
+    }
     let definite = clause.words.iter().any(|w| matches!(w.raw.as_str(), "the" | "this" | "that" | "these" | "those"))
         || clause.reference.is_some();
     match targets::product(ctx, plan, clause, false).await {
@@ -35,7 +40,15 @@ pub async fn want(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
             let q = quantity_beside(ctx, &clause.words, &ps);
             ask_which(&ps, q, &said(clause), true, plan);
         }
-        _ => browse::browse(ctx, clause, plan).await,
+        _ => {
+            browse::browse(ctx, clause, plan).await;
+            // "I want a duffle" answered with a list: "the overnight one" picks and adds.
+            if plan.memory.last == Some(Action::Searched) && plan.memory.list.len() > 1 {
+                let q = resolve::quantity(&clause.words, &HashSet::new()).unwrap_or(1);
+                let candidates = plan.memory.list.clone();
+                plan.ask(Pending::Choice { candidates, quantity: q, said: said(clause), add: true });
+            }
+        }
     }
 }
 
@@ -60,6 +73,11 @@ fn said(clause: &Clause) -> String {
 }
 
 pub async fn add(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
+    if clause.superlative.is_some()
+        && let Some(p) = browse::superlative_pick(ctx, clause, plan).await
+    {
+        return add_product(ctx, u, plan, &p, &clause.words, &HashSet::new());
+    }
     match targets::product(ctx, plan, clause, true).await {
         Target::Nothing => {
             plan.wanted_changes += 1;
@@ -81,7 +99,15 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
     let mut skip = used.clone();
     skip.extend(opts.values().flat_map(|(_, s)| s.iter().copied()));
     let quantity = resolve::quantity(words, &skip).unwrap_or(1);
-    let chosen: BTreeMap<String, String> = opts.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    let mut chosen: BTreeMap<String, String> = opts.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    // Options asked about a moment ago ("in XL?") still hold, unless said otherwise.
+    if let Some((id, asked)) = &plan.memory.asked
+        && *id == p.id
+    {
+        for (k, v) in asked {
+            chosen.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     if u.price_claim {
         return confirm_price(ctx, plan, p, &chosen, quantity);
     }
@@ -170,14 +196,16 @@ pub fn plan_variant(
 
 /// "Which one do you mean: A, B or C?", remembering the request to finish it.
 pub fn ask_which(ps: &[Arc<Product>], quantity: i64, said: &str, add: bool, plan: &mut Plan) {
-    let ps: Vec<&Arc<Product>> = ps.iter().take(5).collect();
-    let titles: Vec<String> = ps.iter().map(|p| p.title.clone()).collect();
+    // Five are shown; all are remembered, so "whichever is cheapest" looks at every one.
+    let shown: Vec<&Arc<Product>> = ps.iter().take(5).collect();
+    let titles: Vec<String> = shown.iter().map(|p| p.title.clone()).collect();
     plan.say(t::which_product(&titles));
-    let ids: Vec<_> = ps.iter().map(|p| p.id.clone()).collect();
+    let ids: Vec<_> = shown.iter().map(|p| p.id.clone()).collect();
+    let candidates: Vec<_> = ps.iter().take(30).map(|p| p.id.clone()).collect();
     plan.memory.list = ids.clone();
     plan.memory.listed = Listed::Products;
     plan.memory.focus = None;
-    plan.ask(Pending::Choice { candidates: ids.clone(), quantity, said: said.to_string(), add });
+    plan.ask(Pending::Choice { candidates, quantity, said: said.to_string(), add });
     plan.show(ids);
 }
 
@@ -238,11 +266,16 @@ pub async fn more(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
         let skip: HashSet<usize> = used.clone();
         let n = resolve::quantity(&clause.words, &skip).unwrap_or(1);
         let lines: Vec<&CartLine> = ctx.req.cart.lines.iter().filter(|l| l.product_id == p.id).collect();
-        if let [line] = lines.as_slice()
-            && resolve::option_mentions(&p, &clause.words, &used).is_empty()
-        {
+        let mentioned = resolve::option_mentions(&p, &clause.words, &used);
+        if let [line] = lines.as_slice() {
             plan.wanted_changes += 1;
-            return add_line(plan, line, n);
+            if mentioned.is_empty() {
+                return add_line(plan, line, n);
+            }
+            // "another one in orange": the same as the line, in orange.
+            let mut chosen = line.options.clone();
+            chosen.extend(mentioned.into_iter().map(|(k, (v, _))| (k, v)));
+            return plan_variant(ctx, plan, &p, chosen, n, None, false);
         }
         return add_product(ctx, u, plan, &p, &clause.words, &used);
     }
@@ -325,9 +358,14 @@ pub fn less(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
 pub fn set_quantity(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     let mut used = HashSet::new();
     let Some(line) = one_line(ctx, clause, plan, &mut used) else { return };
-    // The last number is the new quantity ("change the 2 bottles to 3").
+    // The last number is the new quantity ("change the 2 bottles to 3"), or, after
+    // "by", a change of it ("decrease the bottles by one").
     let n = clause.words.iter().enumerate().rev().find(|(k, w)| !used.contains(k) && w.num.is_some() && w.ord.is_none());
+    let by = n.is_some_and(|(k, _)| k > 0 && clause.words[k - 1].raw == "by");
+    let down = clause.words.iter().any(|w| matches!(w.raw.as_str(), "decrease" | "reduce" | "lower" | "minus" | "less" | "cut"));
     match n.and_then(|(_, w)| w.num) {
+        Some(d) if by && down => set_line(plan, &line, line.quantity as i64 - d),
+        Some(d) if by => set_line(plan, &line, line.quantity as i64 + d),
         Some(q) => set_line(plan, &line, q),
         None => plan.say(t::how_many()),
     }
@@ -420,7 +458,29 @@ pub fn view_cart(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     }
     let cart = &ctx.req.cart;
     let subtotal = ctx.money(cart.subtotal_minor());
+    // A question about one line ("how much is the hoodie in my cart?", "how many jump
+    // ropes do I have?") or the dearest/cheapest line.
+    let positions: Vec<usize> = cart.lines.iter().filter_map(|l| ctx.ix.position(&l.product_id)).collect();
+    let named: Vec<&CartLine> = match resolve::pick(ctx.ix, &clause.words, Some(&positions)) {
+        resolve::Pick::One(m) if !content(&clause.words).is_empty() => {
+            cart.lines.iter().filter(|l| l.product_id == m.product.id).collect()
+        }
+        _ => Vec::new(),
+    };
+    let by_price: Option<&CartLine> = match clause.superlative {
+        Some(super::understand::Superlative::Cheapest) => cart.lines.iter().min_by_key(|l| l.unit_price_minor),
+        Some(super::understand::Superlative::Dearest) => cart.lines.iter().max_by_key(|l| l.unit_price_minor),
+        None => None,
+    };
+    let label = |l: &CartLine| ctx.line_label(&l.title, &l.variant_id);
+    let line_text = |ls: &[&CartLine]| {
+        let parts: Vec<String> =
+            ls.iter().map(|l| t::cart_line(l.quantity, &label(l), ctx.money(l.line_total_minor()))).collect();
+        t::cart_lines_text(&parts)
+    };
     let text = match clause.cart_question.unwrap_or(CartQuestion::List) {
+        _ if by_price.is_some() => line_text(&[by_price.unwrap_or(&cart.lines[0])]),
+        CartQuestion::Count | CartQuestion::Total if !named.is_empty() => line_text(&named),
         CartQuestion::Count => t::cart_count(cart.item_count(), subtotal),
         CartQuestion::Total => t::cart_total(cart.item_count(), subtotal),
         CartQuestion::Contains => {

@@ -31,6 +31,11 @@ pub struct CatalogIndex {
     /// Per product: the stems of its title, tags, category and options: what it is,
     /// rather than what its description happens to mention.
     strong: Vec<HashSet<String>>,
+    /// Per product: the stems of its title and category: what kind of thing it is.
+    heads: Vec<HashSet<String>>,
+    /// Per product: the stems its title has only after "for": "Case for Apple iPhone
+    /// 7" is a case, not an iPhone.
+    for_words: Vec<HashSet<String>>,
     /// Option values as stem sequences → (option name, value as the shop writes it).
     options: Vec<(Vec<String>, String, String)>,
     /// Top-level categories (lower case) with the stems a shopper may use for them.
@@ -38,6 +43,9 @@ pub struct CatalogIndex {
     /// Products whose (product or variant) SKU is this, lower-cased.
     skus: HashMap<String, u32>,
     positions: HashMap<crate::domain::ProductId, u32>,
+    /// A title stem → the word as titles write it ("hoodi" → "hoodie"), to hand a
+    /// corrected typo to retrieval.
+    surface: HashMap<String, String>,
     /// A title word this rare (in products) names a product rather than a kind.
     pub rare_df: usize,
 }
@@ -56,18 +64,38 @@ impl CatalogIndex {
         let mut postings: HashMap<String, Vec<u32>> = HashMap::new();
         let mut words = Vec::with_capacity(n);
         let mut strong = Vec::with_capacity(n);
+        let mut heads = Vec::with_capacity(n);
+        let mut for_words = Vec::with_capacity(n);
         let mut options: BTreeMap<Vec<String>, (String, String)> = BTreeMap::new();
         let mut tops: Vec<String> = Vec::new();
         let mut skus = HashMap::new();
+        let mut surface: HashMap<String, String> = HashMap::new();
         for (i, p) in catalog.products.iter().enumerate() {
             let t = title_stems(&p.title);
+            for w in super::text::read(&p.title).words {
+                if !w.is_sep() {
+                    surface.entry(w.norm.clone()).or_insert(w.raw);
+                }
+            }
             for s in &t {
                 postings.entry(s.clone()).or_default().push(i as u32);
             }
-            let mut all: HashSet<String> = t.iter().cloned().collect();
-            for text in p.tags.iter().chain([&p.category]) {
+            let mut head: HashSet<String> = t.iter().cloned().collect();
+            head.extend(stems(&p.category));
+            let mut all: HashSet<String> = head.clone();
+            for text in &p.tags {
                 all.extend(stems(text));
             }
+            heads.push(head);
+            let lower = p.title.to_lowercase();
+            let for_part: HashSet<String> = match lower.split_once(" for ") {
+                Some((head, rest)) => {
+                    let head: HashSet<String> = title_stems(head).into_iter().collect();
+                    title_stems(rest).into_iter().filter(|s| !head.contains(s)).collect()
+                }
+                None => HashSet::new(),
+            };
+            for_words.push(for_part);
             for v in &p.variants {
                 for (name, value) in &v.options {
                     let key = stems(value);
@@ -110,6 +138,7 @@ impl CatalogIndex {
         let positions = catalog.products.iter().enumerate().map(|(i, p)| (p.id.clone(), i as u32)).collect();
         CatalogIndex {
             positions,
+            surface,
             rare_df: 3.max(n / 100),
             catalog,
             titles,
@@ -118,6 +147,8 @@ impl CatalogIndex {
             by_len,
             words,
             strong,
+            heads,
+            for_words,
             options: options.into_iter().map(|(k, (name, value))| (k, name, value)).collect(),
             top_categories,
             skus,
@@ -167,10 +198,32 @@ impl CatalogIndex {
         out
     }
 
+    /// A word as the titles write it, for a title stem.
+    pub fn surface(&self, stem: &str) -> Option<&str> {
+        self.surface.get(stem).map(String::as_str)
+    }
+
+    /// Whether a word (stem) is known to the catalog: in a title, or in any
+    /// product's tags, category, options or description.
+    pub fn knows(&self, stem: &str) -> bool {
+        self.postings.contains_key(stem) || self.words.iter().any(|w| w.contains(stem))
+    }
+
     /// Whether a product's own words (title, tags, category, options, description)
     /// include this stem.
     pub fn product_has(&self, i: usize, stem: &str) -> bool {
         self.words[i].contains(stem)
+    }
+
+    /// Whether a product's title has this stem only as what it is for ("Case for …
+    /// iPhone").
+    pub fn product_for(&self, i: usize, stem: &str) -> bool {
+        self.for_words[i].contains(stem)
+    }
+
+    /// Whether a product's title or category has this stem.
+    pub fn product_kind(&self, i: usize, stem: &str) -> bool {
+        self.heads[i].contains(stem)
     }
 
     /// Whether a product's title, tags, category or options have this stem.

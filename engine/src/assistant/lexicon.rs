@@ -30,7 +30,9 @@ pub const STOPWORDS: &[&str] = &[
     "still", "yet", "ready", "done", "fine", "alright", "hmm", "um", "uh", "oh", "ah", "wow", "lol", "haha",
     "mine", "myself", "currently", "right", "exactly", "maybe", "perhaps", "think", "guess", "wondering",
     "wonder", "interested", "question", "quick", "keep", "swap", "replace", "exchange", "switch", "rather", "prefer",
-    "fewer", "total", "subtotal", "owe", "again", "today", "tomorrow", "shop", "store", "website",
+    "fewer", "total", "subtotal", "owe", "again", "today", "tomorrow", "shop", "store", "website", "away",
+    "anymore", "longer", "made", "material", "materials", "fabric", "thats", "whichever", "whatever",
+    "difference", "differences", "compare", "comparison", "differ", "versus", "vs", "between", "ones", "gimme", "lemme", "wanna", "gonna", "ya", "yall", "carts", "baskets",
 ];
 
 pub const GREETINGS: &[&str] =
@@ -46,7 +48,7 @@ pub const FILLER: &[&str] = &[
     "i", "id", "im", "like", "to", "want", "wanna", "would", "can", "could", "my", "the", "cart", "order", "yes",
     "yeah", "go", "ahead", "and", "then", "ready", "everything", "all", "it", "them", "just", "do", "that", "this",
     "purchase", "time", "right", "away", "bot", "again", "very", "thats", "for", "today", "oh", "well",
-    "alright", "sure", "finally", "done", "we", "are", "is", "great", "cool", "perfect", "awesome", "nice", "fine",
+    "alright", "sure", "finally", "done", "we", "are", "is", "actually", "great", "cool", "perfect", "awesome", "nice", "fine",
     "really", "guys", "folks", "friend", "buddy", "mate", "man", "dude", "sir", "madam", "basket", "stuff",
     "things", "items", "ill", "will", "think", "guess", "need", "to", "be", "going", "gonna", "also", "have", "got",
     "lol", "haha", "hmm", "um", "uh", "ah", "wow", "kk", "k", "yep", "yup", "mhm", "good", "morning", "evening",
@@ -88,10 +90,51 @@ pub const BROWSE_VERBS: &[&str] = &[
     "suggest", "browse", "compare", "about", "got", "stock", "available",
 ];
 
+/// Words that make a product an accessory of another ("Back Cover for Galaxy"): when
+/// a search does not ask for one, the thing itself comes first.
+pub const ACCESSORY_WORDS: &[&str] = &[
+    "case", "cover", "protector", "charger", "cable", "adapter", "mount", "holder", "dock", "skin", "pouch",
+    "clip", "stylus", "wallet", "sleeve", "battery", "film", "lens",
+];
+
 /// Topics a shop assistant is asked about that no catalog answers.
 pub const OFF_TOPIC: &[&str] = &[
     "weather", "forecast", "news", "joke", "jokes", "poem", "politics", "president", "election", "recipe",
     "homework", "lyrics", "horoscope", "bitcoin", "crypto", "football", "movie", "movies",
+];
+
+/// Words shoppers use for things shops call otherwise; tried when a search finds
+/// nothing (retrieval has its own, smaller list). Singular, lower case.
+pub const SHOPPER_SYNONYMS: &[(&str, &[&str])] = &[
+    ("jumper", &["sweater", "pullover", "sweatshirt", "hoodie"]),
+    ("sweater", &["pullover", "sweatshirt", "hoodie"]),
+    ("trouser", &["pant"]),
+    ("trousers", &["pants"]),
+    ("jogger", &["pant", "sweatpant"]),
+    ("sweatpant", &["pant"]),
+    ("trainer", &["sneaker", "shoe"]),
+    ("sneaker", &["shoe", "trainer"]),
+    ("tshirt", &["tee", "shirt"]),
+    ("shirt", &["tee", "top"]),
+    ("vest", &["tank"]),
+    ("singlet", &["tank"]),
+    ("rucksack", &["backpack"]),
+    ("knapsack", &["backpack"]),
+    ("purse", &["bag", "tote"]),
+    ("handbag", &["bag", "tote"]),
+    ("coat", &["jacket", "shell"]),
+    ("raincoat", &["jacket", "shell"]),
+    ("windbreaker", &["jacket"]),
+    ("hoody", &["hoodie"]),
+    ("mobile", &["phone", "cell"]),
+    ("cellphone", &["phone"]),
+    ("smartphone", &["phone"]),
+    ("earbud", &["headphone", "earphone", "headset"]),
+    ("headphone", &["headset", "earbud"]),
+    ("cover", &["case"]),
+    ("flask", &["bottle"]),
+    ("tights", &["leggings", "tight"]),
+    ("timepiece", &["watch"]),
 ];
 
 /// Whether `pat` occurs in `words` as consecutive words; its start.

@@ -64,6 +64,9 @@ pub struct SearchMemo {
     pub options: BTreeMap<String, String>,
     #[serde(default)]
     pub in_stock: bool,
+    /// The page of results shown last ("show me more").
+    #[serde(default)]
+    pub page: usize,
 }
 
 /// What a list position ("the second one") points into.
@@ -132,6 +135,10 @@ pub struct Memory {
     pub last: Option<Action>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// Options the shopper asked about for the product talked about ("do you have it
+    /// in XL?"), kept for the add that may follow ("I'll take two in black").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<(ProductId, BTreeMap<String, String>)>,
     /// Only between the rounds of one turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<TurnPlan>,

@@ -155,6 +155,7 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
         search: m.search.clone(),
         last: m.last,
         retry: None,
+        asked: m.asked.clone(),
         turn: None,
     });
     if u.greeted {
@@ -178,7 +179,20 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
     {
         clauses = &clauses[1..];
     }
-    for clause in clauses {
+    for (i, clause) in clauses.iter().enumerate() {
+        // "Oh, that Driven Backpack looks nice, please add it": the first clause only
+        // says what "it" is.
+        let acts_later = clauses[i + 1..].iter().any(|c| {
+            matches!(c.intent, Intent::Add | Intent::Want | Intent::More | Intent::SetQuantity | Intent::Remove)
+        });
+        if acts_later && clause.intent == Intent::Browse && !clause.question && clause.aspect == super::understand::Aspect::General
+            && clause.superlative.is_none()
+            && !clause.has_filters()
+            && let super::targets::Target::One(p, _, _) = super::targets::product(ctx, &plan, clause, false).await
+        {
+            plan.memory.focus = Some(p.id.clone());
+            continue;
+        }
         dispatch(ctx, u, clause, &mut plan).await;
     }
     if plan.found_nothing && !plan.has_calls() && !plan.said_anything() {
@@ -261,8 +275,14 @@ async fn dispatch(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
 /// "also the Hero Hoodie in S, green", "the ReTrak one in green".
 async fn implicit_add(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause) -> bool {
     let browsing = clause.words.iter().any(|w| super::lexicon::BROWSE_VERBS.contains(&w.raw.as_str()));
-    if clause.question || browsing || clause.superlative.is_some() || clause.aspect != super::understand::Aspect::General {
+    if clause.question || browsing || clause.aspect != super::understand::Aspect::General {
         return false;
+    }
+    // "the cheapest one please, size 32 black": a pick with options is an add.
+    if clause.superlative.is_some() {
+        return clause.continuation
+            || !browse::option_spans(ctx, &clause.words).is_empty()
+            || clause.words.iter().any(|w| w.raw == "please");
     }
     if clause.continuation && matches!(plan.memory.last, Some(Action::Added | Action::Changed)) {
         return true;
@@ -327,15 +347,40 @@ pub fn split_products(ctx: &Ctx<'_>, clause: &Clause) -> Vec<Clause> {
         }
         !matches!(resolve::pick(ctx.ix, p, None), resolve::Pick::Nothing)
     };
-    // Merge parts that name nothing into the part before them.
+    // Merge parts that name nothing into the part before them ("medium, black"), or,
+    // leading, into the one after ("add to cart: Driven Backpack").
     let mut merged: Vec<Vec<Word>> = Vec::new();
+    let mut lead: Vec<Word> = Vec::new();
     for p in parts {
+        let first = p.iter().find(|w| !w.is_sep()).map(|w| w.raw.as_str());
+        let another = matches!(first, Some("one" | "another")) && !option_words(ctx, &p).is_empty();
         match merged.last_mut() {
+            // "a hero hoodie in M black and one in L green": the same product again.
+            Some(prev) if !names(&p) && another => {
+                let opts = option_words(ctx, prev);
+                let name: Vec<Word> =
+                    content(prev).into_iter().filter(|w| !opts.contains(&w.raw)).cloned().collect();
+                let mut part = name;
+                part.extend(p);
+                merged.push(part);
+            }
             Some(prev) if !names(&p) => {
                 prev.push(Word::new(super::text::SEP));
                 prev.extend(p);
             }
-            _ => merged.push(p),
+            None if !names(&p) => {
+                lead.extend(p);
+                lead.push(Word::new(super::text::SEP));
+            }
+            _ => {
+                let mut p = p;
+                if !lead.is_empty() {
+                    let mut with = std::mem::take(&mut lead);
+                    with.extend(p);
+                    p = with;
+                }
+                merged.push(p);
+            }
         }
     }
     if merged.len() < 2 {
@@ -356,7 +401,15 @@ pub fn split_products(ctx: &Ctx<'_>, clause: &Clause) -> Vec<Clause> {
 async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) -> bool {
     if !matches!(
         clause.intent,
-        Intent::Browse | Intent::Want | Intent::Add | Intent::Unknown | Intent::Quantity | Intent::Yes | Intent::No | Intent::Ack
+        Intent::Browse
+            | Intent::Want
+            | Intent::Add
+            | Intent::Unknown
+            | Intent::Quantity
+            | Intent::SetQuantity
+            | Intent::Yes
+            | Intent::No
+            | Intent::Ack
     ) {
         return false;
     }
@@ -402,7 +455,7 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                         plan.ask(pending.clone());
                         return true;
                     }
-                    if clause.intent == Intent::Quantity {
+                    if matches!(clause.intent, Intent::Quantity | Intent::SetQuantity) {
                         plan.say(t::ask_options(&product.title, &resolve::open_options(&product, chosen)));
                         plan.ask(Pending::Options {
                             product_id: product_id.clone(),
@@ -421,8 +474,18 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 return true;
             }
             Pending::Choice { candidates, quantity, said, add } => {
+                // A question about them ("how much is the overnight one?") is a question.
+                if *add && (clause.question || clause.aspect != super::understand::Aspect::General) {
+                    continue;
+                }
                 let positions: Vec<usize> = candidates.iter().filter_map(|id| ctx.ix.position(id)).collect();
-                let chosen: Option<Arc<Product>> = match clause.reference {
+                let cheapest = |dear: bool| {
+                    let ps = positions.iter().map(|&i| ctx.ix.catalog.products[i].clone());
+                    if dear { ps.max_by_key(|p| p.price().minor) } else { ps.min_by_key(|p| p.price().minor) }
+                };
+                let chosen: Option<Arc<Product>> = match (clause.superlative, clause.reference) {
+                    (Some(s), _) => cheapest(s == super::understand::Superlative::Dearest),
+                    (None, reference) => match reference {
                     Some(Reference::Position(n)) => {
                         let k = if n < 0 { positions.len() as i64 + n } else { n - 1 };
                         usize::try_from(k).ok().and_then(|k| positions.get(k)).map(|&i| ctx.ix.catalog.products[i].clone())
@@ -434,6 +497,7 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                             return true;
                         }
                         _ => None,
+                    },
                     },
                 };
                 let Some(product) = chosen else { continue };

@@ -232,8 +232,10 @@ fn find_value(value: &str, words: &[Word], skip: &HashSet<usize>) -> Option<Vec<
         return None;
     }
     let mut forms: Vec<Vec<String>> = vec![want.clone()];
+    // Looked up by the value as written ("Gray"), not its stem ("grai").
+    let written = value.trim().to_lowercase();
     if want.len() == 1
-        && let Some((_, alts)) = SIZE_WORDS.iter().find(|(v, _)| *v == want[0])
+        && let Some((_, alts)) = SIZE_WORDS.iter().find(|(v, _)| *v == written)
     {
         forms.extend(alts.iter().map(|a| a.iter().map(|s| s.to_string()).collect()));
     }
@@ -363,7 +365,10 @@ pub fn quantity(words: &[Word], used: &HashSet<usize>) -> Option<i64> {
             let next = words.get(k + 1);
             let counts = matches!(
                 before,
-                Some("add" | "get" | "buy" | "want" | "take" | "need" | "order" | "just" | "only" | "me" | "grab") | None
+                Some(
+                    "add" | "get" | "buy" | "want" | "take" | "need" | "order" | "just" | "only" | "me" | "grab" | "remove"
+                        | "delete" | "drop" | "minus"
+                ) | None
             ) || next.is_some_and(|n| !n.is_sep() && !super::lexicon::is_stopword(&n.raw) || n.raw == "more" || n.raw == "less");
             if after_determiner || !counts {
                 return None;
@@ -416,6 +421,8 @@ mod tests {
         assert_eq!(got["color"].0, "Black");
         assert_eq!(option_mentions(hoodie, &words("extra small"), &HashSet::new())["size"].0, "XS");
         assert_eq!(option_mentions(hoodie, &words("in blak"), &HashSet::new())["color"].0, "Black");
+        let chaz = cat.products.iter().find(|p| p.title == "Chaz Kangeroo Hoodie").unwrap();
+        assert_eq!(option_mentions(chaz, &words("in grey"), &HashSet::new())["color"].0, "Gray");
         assert!(!option_mentions(hoodie, &words("black or blue"), &HashSet::new()).contains_key("color"));
         assert!(!option_mentions(hoodie, &words("i m looking"), &HashSet::new()).contains_key("size"));
         assert_eq!(quantity(&ws, &HashSet::new()), Some(2));

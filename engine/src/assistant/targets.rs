@@ -292,6 +292,8 @@ pub fn cart_lines(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, used: &mut HashSe
             }
             return decide(by_option);
         }
+        // Words that name nothing in the cart never pick a line by themselves: a change
+        // to the cart must be clearly meant ("drop table carts" removes nothing).
         return match resolve::pick(ctx.ix, words, None) {
             Pick::One(m) if resolve::is_specific(&resolve::matches(ctx.ix, words, None)) || m.rare => {
                 Lines::NotInCart(m.product.title.clone())

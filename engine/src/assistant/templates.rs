@@ -155,6 +155,20 @@ pub fn product_no_options(p: &Product, option: &str) -> String {
     format!("The {} has no {option} options: there's just one version, at {}.", p.title, price_text(p))
 }
 
+/// "What is it made of?": the shop's own tags (materials, uses) and its description.
+pub fn product_materials(p: &Product) -> String {
+    let mut out = if p.tags.is_empty() {
+        format!("Here's what the shop says about the {}:", p.title)
+    } else {
+        format!("The shop lists the {} as {}.", p.title, and_list(&p.tags, "and"))
+    };
+    if let Some(s) = first_sentence(&p.description_text) {
+        out.push(' ');
+        out.push_str(&s);
+    }
+    out
+}
+
 pub fn product_stock(p: &Product) -> String {
     if p.in_stock() {
         format!("Yes, the {} is in stock, at {}.", p.title, price_text(p))
@@ -304,6 +318,11 @@ pub fn cart_total(count: u32, subtotal: Money) -> String {
     format!("Your total is {} for {}.", subtotal.display(), items(count))
 }
 
+/// Lines of the cart a question was about.
+pub fn cart_lines_text(lines: &[String]) -> String {
+    format!("In your cart: {}.", and_list(lines, "and"))
+}
+
 pub fn in_cart(lines: &[String]) -> String {
     format!("Yes, you have {} in your cart.", and_list(lines, "and"))
 }
@@ -322,12 +341,12 @@ pub fn no_such_variant(title: &str, wanted: &str, all: &[(String, Vec<String>)])
     format!("Sorry, the {title} doesn't come in {wanted}. It comes in {}.", describe_options(all))
 }
 
-/// "In Green it's in stock in size (XS, S, M, L)."
-pub fn available_in(wanted: &str, open: &[(String, Vec<String>)]) -> String {
+/// "Yes, the Hero Hoodie comes in Green, in stock in size (XS, S, M, L)."
+pub fn available_in(title: &str, wanted: &str, open: &[(String, Vec<String>)]) -> String {
     if open.is_empty() {
-        format!("{wanted} is in stock.")
+        format!("Yes, the {title} is in stock in {wanted}.")
     } else {
-        format!("In {wanted} it's in stock in {}.", describe_options(open))
+        format!("Yes, the {title} comes in {wanted}, in stock in {}.", describe_options(open))
     }
 }
 

@@ -77,6 +77,8 @@ pub enum Aspect {
     Colors,
     Sizes,
     Stock,
+    /// "what is it made of?"
+    Material,
     /// "tell me about", "describe".
     Detail,
 }
@@ -161,7 +163,19 @@ pub struct Understanding {
 
 /// Reads a message into clauses with intents.
 pub fn understand(message: &str) -> Understanding {
-    let text = read(message);
+    let mut text = read(message);
+    // "add the matching… no wait, what pants do you have?": what comes after a
+    // correction replaces what came before it.
+    let raws: Vec<&str> = text.words.iter().map(|w| w.raw.as_str()).collect();
+    let correction = [&["no", "wait"][..], &["wait", "no"], &["scratch", "that"], &["actually", "no"], &["or", "rather"]]
+        .iter()
+        .filter_map(|p| seq(&raws, p).map(|i| i + p.len()))
+        .max();
+    if let Some(cut) = correction
+        && text.words[cut..].iter().any(|w| !w.is_sep())
+    {
+        text.words.drain(..cut);
+    }
     let all: Vec<&str> = text.words.iter().filter(|w| !w.is_sep()).map(|w| w.raw.as_str()).collect();
     let injection = is_injection(&all);
     let mut out = Vec::new();
@@ -188,6 +202,10 @@ pub fn understand(message: &str) -> Understanding {
         out.push(clause);
     }
     let affirmed = out.first().is_some_and(|c| c.intent == Intent::Yes);
+    // "ok never mind, remove them": a no in front of a request is only a courtesy.
+    if out.len() > 1 && out.iter().skip(1).any(|c| !c.intent.is_courtesy() && c.intent != Intent::No) {
+        out.retain(|c| c.intent != Intent::No);
+    }
     // Courtesies and stray words next to a request are not requests of their own.
     if out.iter().any(|c| !c.intent.is_courtesy()) {
         greeted |= out.iter().any(|c| c.intent == Intent::Greet);
@@ -457,7 +475,7 @@ fn reference(words: &[Word]) -> Option<Reference> {
             return Some(Reference::Position(n));
         }
     }
-    if has_any(&r, &["them", "those", "these", "both"]) {
+    if has_any(&r, &["them", "those", "these", "both", "they"]) {
         Some(Reference::Those)
     } else if has_any(&r, &["it", "that", "this", "thing"]) {
         Some(Reference::One)
@@ -480,6 +498,8 @@ fn aspect(r: &[&str]) -> Aspect {
         || (seq(r, &["how", "many"]).is_some() && seq(r, &["you", "have"]).is_some())
     {
         Aspect::Stock
+    } else if seq(r, &["made", "of"]).is_some() || seq(r, &["made", "from"]).is_some() || has_any(r, &["material", "materials", "fabric"]) {
+        Aspect::Material
     } else if seq(r, &["tell", "me"]).is_some()
         || has_any(r, &["describe", "details", "detail", "info", "information", "specs", "features", "about"])
     {
@@ -645,6 +665,7 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     }
     if has_any(r, &["cart", "basket", "total", "subtotal", "owe"])
         || seq(r, &["all", "together"]).is_some()
+        || (r.contains(&"together") && seq(r, &["how", "much"]).is_some())
         || r.contains(&"altogether")
         || (seq(r, &["how", "many"]).is_some() && seq(r, &["i", "have"]).is_some())
         || seq(r, &["did", "i", "add"]).is_some()
@@ -663,7 +684,14 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     if only(THANKS, &[]) && has_any(r, THANKS) {
         return Intent::Thanks;
     }
-    if r.contains(&"help")
+    let about_you = has_any(r, &["you", "your", "u", "ur"])
+        && has_any(r, &["name", "robot", "bot", "human", "ai", "person", "real", "chatbot", "machine", "made", "built"]);
+    // "help" alone asks for help; "help me find a backpack" asks for a backpack.
+    let help_alone = r.contains(&"help") && r.iter().all(|w| is_stopword(w) || FILLER.contains(w) || *w == "help");
+    if help_alone
+        || about_you
+        || seq(r, &["what", "can", "i", "ask"]).is_some()
+        || seq(r, &["what", "do", "you", "do"]).is_some()
         || seq(r, &["what", "can", "you", "do"]).is_some()
         || seq(r, &["who", "are", "you"]).is_some()
         || seq(r, &["what", "are", "you"]).is_some()
@@ -687,6 +715,9 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     }
     if has_any(r, WANT_WORDS) && !question && !r.contains(&"show") {
         return Intent::Want;
+    }
+    if seq(r, &["thats", "it"]).is_some() && r.iter().all(|w| FILLER.contains(w) || is_stopword(w)) {
+        return Intent::Bye;
     }
     if r.iter().all(|w| is_stopword(w) || FILLER.contains(w))
         && c.reference.is_none()
@@ -736,7 +767,9 @@ fn checkout_intent(r: &[&str], question: bool) -> Option<Intent> {
     if rest_is_filler {
         return Some(if question && r.contains(&"how") { Intent::CheckoutQuestion } else { Intent::Checkout });
     }
-    if question {
+    // "can you check out the Fusion Backpack for me?": looking at a product.
+    let names_something = after.iter().any(|w| !is_stopword(w) && !FILLER.contains(w));
+    if question && !names_something {
         return Some(Intent::CheckoutQuestion);
     }
     None

@@ -4,7 +4,8 @@
 //! the scripts and their format: `engine/tests/dialogues/`, `dialogues/script.rs`).
 //!
 //! It prints the share of turns right and fails if any turn is wrong: every scripted
-//! turn must pass. `AISLE_DIALOGUE_TRACE=1` prints every turn's reply.
+//! turn must pass. `AISLE_DIALOGUE_TRACE=1` prints every turn's reply,
+//! `AISLE_DIALOGUE_ONLY=<text>` runs the dialogues whose title or file has it.
 
 mod bestbuy;
 mod harness;
@@ -16,7 +17,10 @@ use harness::{Conversation, Shop};
 use script::{Script, judge};
 
 fn scripts() -> Vec<Script> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dialogues");
+    // `AISLE_DIALOGUE_DIR` runs other scripts (drafts, probes) with the same harness.
+    let dir = std::env::var("AISLE_DIALOGUE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dialogues"));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
