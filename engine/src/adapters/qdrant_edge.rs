@@ -165,9 +165,12 @@ impl QdrantEdgeStore {
         Ok(PointStruct::new(point_id(&p.product_id, &p.group), vectors, payload))
     }
 
-    /// The tenant condition plus the query's filter, as one qdrant filter.
-    fn filter(tenant: &TenantId, f: &VectorFilter) -> Filter {
-        let mut must = vec![keyword("tenant_id", tenant.as_str())];
+    /// The query's filter as a qdrant filter (`None` when it has no condition). No
+    /// tenant condition: the shard holds one tenant's points only, and a filter that
+    /// every point passes would only slow the search down (the points still carry
+    /// `tenant_id`, as on a Qdrant server where it is the partition key).
+    fn filter(f: &VectorFilter) -> Option<Filter> {
+        let mut must: Vec<Condition> = Vec::new();
         let range = |field: &'static str, gte: Option<i64>, lte: Option<i64>| {
             Condition::Field(FieldCondition::new_range(
                 key(field),
@@ -192,11 +195,11 @@ impl QdrantEdgeStore {
         if let Some(ids) = &f.product_ids {
             must.push(Condition::Field(FieldCondition::new_match(key("product_id"), Match::from(ids.clone()))));
         }
-        Filter { must: Some(must), should: None, min_should: None, must_not: None }
+        (!must.is_empty()).then_some(Filter { must: Some(must), should: None, min_should: None, must_not: None })
     }
 
-    fn request(&self, tenant: &TenantId, q: &VectorQuery, points: usize) -> Result<QueryRequest, VectorError> {
-        let filter = Self::filter(tenant, &q.filter);
+    fn request(&self, q: &VectorQuery, points: usize) -> Result<QueryRequest, VectorError> {
+        let filter = Self::filter(&q.filter);
         let dense = || -> Result<ScoringQuery, VectorError> {
             if q.dense.len() != self.dim {
                 return Err(VectorError::Dimension { expected: self.dim, got: q.dense.len() });
@@ -215,7 +218,7 @@ impl QdrantEdgeStore {
                     query: Some(query),
                     limit,
                     params,
-                    filter: Some(filter.clone()),
+                    filter: filter.clone(),
                     score_threshold: None,
                 };
                 (
@@ -227,7 +230,7 @@ impl QdrantEdgeStore {
         Ok(QueryRequest {
             prefetches,
             query: Some(query),
-            filter: Some(filter),
+            filter,
             score_threshold: None,
             limit: points,
             offset: 0,
@@ -303,7 +306,8 @@ impl VectorStore for QdrantEdgeStore {
         if product_ids.is_empty() {
             return Ok(());
         }
-        let filter = Self::filter(tenant, &VectorFilter { product_ids: Some(product_ids.to_vec()), ..Default::default() });
+        let ids = VectorFilter { product_ids: Some(product_ids.to_vec()), ..Default::default() };
+        let filter = Self::filter(&ids).ok_or_else(|| backend("a product id filter has a condition"))?;
         self.blocking(tenant, move |shard| {
             let op = PointOperations::DeletePointsByFilter(filter);
             shard.update(UpdateOperation::PointOperation(op)).map_err(backend)
@@ -312,13 +316,10 @@ impl VectorStore for QdrantEdgeStore {
     }
 
     async fn delete_older_than(&self, tenant: &TenantId, version: i64) -> Result<(), VectorError> {
-        let mut filter = Self::filter(tenant, &VectorFilter::default());
-        if let Some(must) = filter.must.as_mut() {
-            must.push(Condition::Field(FieldCondition::new_range(
-                key("catalog_version"),
-                Range { lt: Some(OrderedFloat(version as f64)), gt: None, gte: None, lte: None },
-            )));
-        }
+        let filter = Filter::new_must(Condition::Field(FieldCondition::new_range(
+            key("catalog_version"),
+            Range { lt: Some(OrderedFloat(version as f64)), gt: None, gte: None, lte: None },
+        )));
         self.blocking(tenant, move |shard| {
             let op = PointOperations::DeletePointsByFilter(filter);
             shard.update(UpdateOperation::PointOperation(op)).map_err(backend)
@@ -336,7 +337,7 @@ impl VectorStore for QdrantEdgeStore {
         }
         let mut points = q.limit.saturating_mul(OVERFETCH);
         loop {
-            let request = self.request(tenant, q, points)?;
+            let request = self.request(q, points)?;
             let found = self.blocking(tenant, move |shard| shard.query(request).map_err(backend)).await?;
             let exhausted = found.len() < points;
             let mut hits: Vec<VectorHit> = Vec::with_capacity(q.limit);
@@ -360,8 +361,7 @@ impl VectorStore for QdrantEdgeStore {
     }
 
     async fn count(&self, tenant: &TenantId) -> Result<usize, VectorError> {
-        let filter = Self::filter(tenant, &VectorFilter::default());
-        self.blocking(tenant, move |shard| shard.count(CountRequest { filter: Some(filter), exact: true }).map_err(backend))
+        self.blocking(tenant, move |shard| shard.count(CountRequest { filter: None, exact: true }).map_err(backend))
             .await
     }
 
