@@ -14,7 +14,8 @@
 //!
 //! Environment: `AISLE_BENCH_SKIP_TRANSFORMER=1` skips the transformer rows;
 //! `AISLE_BENCH_PRODUCTS` changes the 50,000; `AISLE_BENCH_HNSW_EF` sets the HNSW
-//! search breadth and `AISLE_BENCH_IN_RAM=1` keeps vectors in RAM for the big store.
+//! search breadth, `AISLE_BENCH_HNSW_M` / `AISLE_BENCH_HNSW_EF_CONSTRUCT` the graph,
+//! and `AISLE_BENCH_IN_RAM=1` keeps vectors in RAM, for the big store.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -347,6 +348,8 @@ async fn run() -> Result<(), Error> {
     let options = EdgeOptions {
         hnsw_ef: std::env::var("AISLE_BENCH_HNSW_EF").ok().and_then(|v| v.parse().ok()),
         on_disk: std::env::var("AISLE_BENCH_IN_RAM").is_err(),
+        hnsw_m: std::env::var("AISLE_BENCH_HNSW_M").ok().and_then(|v| v.parse().ok()),
+        hnsw_ef_construct: std::env::var("AISLE_BENCH_HNSW_EF_CONSTRUCT").ok().and_then(|v| v.parse().ok()),
         ..EdgeOptions::default()
     };
     eprintln!("big catalog store: {options:?}");

@@ -56,11 +56,14 @@ pub struct EdgeOptions {
     pub hnsw_ef: Option<usize>,
     /// Store vectors on disk (mmap) rather than in RAM.
     pub on_disk: bool,
+    /// HNSW graph degree and build breadth; `None` keeps qdrant's defaults (16, 100).
+    pub hnsw_m: Option<usize>,
+    pub hnsw_ef_construct: Option<usize>,
 }
 
 impl Default for EdgeOptions {
     fn default() -> Self {
-        Self { rrf_k: RRF_K, prefetch: PREFETCH, hnsw_ef: None, on_disk: true }
+        Self { rrf_k: RRF_K, prefetch: PREFETCH, hnsw_ef: None, on_disk: true, hnsw_m: None, hnsw_ef_construct: None }
     }
 }
 
@@ -129,7 +132,14 @@ impl QdrantEdgeStore {
     }
 
     fn config(&self) -> EdgeConfig {
+        let defaults = qdrant_edge::HnswIndexConfig::default();
+        let hnsw = qdrant_edge::HnswIndexConfig {
+            m: self.options.hnsw_m.unwrap_or(defaults.m),
+            ef_construct: self.options.hnsw_ef_construct.unwrap_or(defaults.ef_construct),
+            ..defaults
+        };
         EdgeConfig::builder()
+            .hnsw_config(hnsw)
             .vector(DENSE, EdgeVectorParams::builder(self.dim, Distance::Cosine).on_disk(self.options.on_disk).build())
             .sparse_vector(SPARSE, EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build())
             .build()
