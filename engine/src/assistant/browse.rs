@@ -112,12 +112,47 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     let focus = targets::focus(ctx, plan);
     let option_only = naming.is_empty() && !filters.options.is_empty();
 
-    if let Some(Reference::Position(n)) = clause.reference
+    if let Some(Reference::Position(_)) = clause.reference
         && let Target::One(p, _, _) = targets::product(ctx, plan, clause, false).await
         && naming.is_empty()
     {
-        let _ = n;
         return describe(ctx, clause, &p, plan);
+    }
+    // "anything cheaper?": the same kind of thing, below what was just shown.
+    if let Some(dir) = clause.comparative
+        && naming.is_empty()
+    {
+        let cheaper = dir == Superlative::Cheapest;
+        let mut memo = filters.clone();
+        let prices: Vec<i64> = match (&focus, plan.memory.last) {
+            (Some(p), Some(Action::Described | Action::Added)) => {
+                memo.category = Some(p.category.to_lowercase());
+                vec![p.price().minor]
+            }
+            _ => {
+                if let Some(old) = ctx.memory.search.clone() {
+                    memo = merge(old, memo);
+                }
+                list.iter().map(|p| p.price().minor).collect()
+            }
+        };
+        if cheaper && let Some(low) = prices.iter().min() {
+            memo.max_price = Some(low - 1);
+        } else if let Some(high) = prices.iter().max() {
+            memo.min_price = Some(high + 1);
+        }
+        memo.page = 0;
+        return search(ctx, clause, memo, plan).await;
+    }
+    // "which is better, the Hero Hoodie or the Chaz Kangeroo Hoodie?"
+    if let Some(both) = compared(ctx, plan, clause).await {
+        let refs: Vec<&Product> = both.iter().map(|p| p.as_ref()).collect();
+        plan.say(t::comparison(&refs));
+        plan.memory.list = both.iter().map(|p| p.id.clone()).collect();
+        plan.memory.listed = Listed::Products;
+        plan.memory.focus = None;
+        plan.memory.last = Some(Action::Searched);
+        return plan.show(both.iter().map(|p| p.id.clone()).collect());
     }
     // "anything from otterbox?" after a search for iPhone 6s cases: the same search,
     // narrowed, when some product has both ("what about watches?" after hoodies is a
@@ -127,7 +162,7 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
         && naming.len() <= 2
         && plan.memory.last == Some(Action::Searched);
     if narrows
-        && !resolve::is_specific(&resolve::matches(ctx.ix, words, None))
+        && !resolve::is_specific(&ctx.matches(words, None))
         && let Some(old) = ctx.memory.search.clone()
     {
         let mut memo = merge(old.clone(), filters.clone());
@@ -162,11 +197,13 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
             }
             target => {
                 // "does it have a laptop sleeve?": a feature of the product talked about.
-                let about_focus = clause.reference == Some(Reference::One) || (clause.question && !kind);
-                let names_product = matches!(target, Target::One(..));
+                // "does it have a laptop sleeve?" is about "it", whatever else "sleeve"
+                // names; without "it", words that name other products (even several)
+                // are a search ("do you have a pink ball?").
+                let about_it = clause.reference == Some(Reference::One) && !matches!(target, Target::One(..));
+                let about_focus = about_it || (clause.question && !kind && matches!(target, Target::Nothing));
                 if let Some(p) = &focus
                     && about_focus
-                    && !names_product
                     && clause.superlative.is_none()
                     && plan.memory.last != Some(Action::Searched)
                 {
@@ -192,6 +229,8 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
         }
         // "show me more", "any others?": the next page of the last search.
         if words.iter().any(|w| matches!(w.raw.as_str(), "more" | "others" | "else" | "other"))
+            && clause.aspect == Aspect::General
+            && clause.comparative.is_none()
             && let Some(mut memo) = ctx.memory.search.clone()
         {
             memo.page += 1;
@@ -234,6 +273,23 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
             return plan.say(t::product_not_found());
         }
     }
+    // "a pink ball": when the shop's own names (titles, SKUs) pick out a few products
+    // with every word, those are the answer.
+    if clause.superlative.is_none()
+        && clause.aspect == Aspect::General
+        && let resolve::Pick::Several(few) = ctx.pick(words, None)
+        && few.len() <= LIST_LIMIT
+        && filters.options.is_empty()
+        && !clause.has_filters()
+    {
+        let ms = ctx.matches(words, None);
+        let all_named = ms.first().is_some_and(|m| {
+            words.iter().enumerate().all(|(k, w)| m.used.contains(&k) || !naming.iter().any(|n| std::ptr::eq(*n, w)))
+        });
+        if all_named {
+            return answer_products(ctx, clause, few, None, plan);
+        }
+    }
     let mut memo = filters;
     let mut query: Vec<&Word> = naming.clone();
     query.extend(numbers.iter().copied().filter(|w| !naming.is_empty() && !query_has(&naming, w)));
@@ -272,6 +328,36 @@ fn is_kind(naming: &[&Word]) -> bool {
     naming.iter().any(|w| w.raw.len() > 3 && w.raw.ends_with('s') && !w.raw.ends_with("ss") && w.norm != w.raw)
 }
 
+/// Two or more products named one by one ("the X or the Y", "X vs Y").
+async fn compared(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause) -> Option<Vec<Arc<Product>>> {
+    let mut parts: Vec<Vec<Word>> = vec![Vec::new()];
+    for w in &clause.words {
+        if matches!(w.raw.as_str(), "or" | "vs" | "versus" | "and") || w.is_sep() {
+            parts.push(Vec::new());
+        } else if let Some(p) = parts.last_mut() {
+            p.push(w.clone());
+        }
+    }
+    parts.retain(|p| !content(p).is_empty());
+    if parts.len() < 2 {
+        return None;
+    }
+    // Parts that name no product ("which is better") are the question, not a side.
+    parts.retain(|p| !ctx.matches(p, None).is_empty());
+    if parts.len() < 2 {
+        return None;
+    }
+    let mut found: Vec<Arc<Product>> = Vec::new();
+    for words in parts {
+        let part = Clause { words, reference: None, ..clause.clone() };
+        match targets::product(ctx, plan, &part, false).await {
+            Target::One(p, _, How::Named | How::Pointed) if !found.iter().any(|f| f.id == p.id) => found.push(p),
+            _ => return None,
+        }
+    }
+    Some(found)
+}
+
 /// A follow-up's filters over the last search.
 fn merge(old: SearchMemo, new: SearchMemo) -> SearchMemo {
     let mut options = old.options;
@@ -304,11 +390,11 @@ async fn retrieve(ctx: &Ctx<'_>, memo: &SearchMemo, limit: usize) -> Vec<Arc<Pro
         Err(e) => {
             tracing::warn!(error = %e, "offline assistant: retrieval failed, matching titles only");
             let words = super::text::read(&memo.query).words;
-            resolve::matches(ctx.ix, &words, None)
-                .into_iter()
+            ctx.matches(&words, None)
+                .iter()
                 .filter(|m| passes(m.product.as_ref(), memo))
                 .take(limit)
-                .map(|m| (m.product, m.score))
+                .map(|m| (m.product.clone(), m.score))
                 .collect::<Vec<_>>()
         }
     };

@@ -55,10 +55,11 @@ pub async fn want(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
 /// The quantity a clause asks for, beside the words the candidates' titles use
 /// ("the 65 cm one" is one ball, not 65).
 fn quantity_beside(ctx: &Ctx<'_>, words: &[Word], candidates: &[Arc<Product>]) -> i64 {
-    let used: HashSet<usize> = resolve::matches(ctx.ix, words, None)
-        .into_iter()
+    let used: HashSet<usize> = ctx
+        .matches(words, None)
+        .iter()
         .filter(|m| candidates.iter().any(|p| p.id == m.product.id))
-        .flat_map(|m| m.used)
+        .flat_map(|m| m.used.iter().copied())
         .collect();
     resolve::quantity(words, &used).unwrap_or(1)
 }
@@ -461,7 +462,7 @@ pub fn view_cart(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     // A question about one line ("how much is the hoodie in my cart?", "how many jump
     // ropes do I have?") or the dearest/cheapest line.
     let positions: Vec<usize> = cart.lines.iter().filter_map(|l| ctx.ix.position(&l.product_id)).collect();
-    let named: Vec<&CartLine> = match resolve::pick(ctx.ix, &clause.words, Some(&positions)) {
+    let named: Vec<&CartLine> = match ctx.pick(&clause.words, Some(&positions)) {
         resolve::Pick::One(m) if !content(&clause.words).is_empty() => {
             cart.lines.iter().filter(|l| l.product_id == m.product.id).collect()
         }
@@ -485,7 +486,7 @@ pub fn view_cart(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
         CartQuestion::Total => t::cart_total(cart.item_count(), subtotal),
         CartQuestion::Contains => {
             let positions: Vec<usize> = cart.lines.iter().filter_map(|l| ctx.ix.position(&l.product_id)).collect();
-            let named = resolve::pick(ctx.ix, &clause.words, Some(&positions));
+            let named = ctx.pick(&clause.words, Some(&positions));
             match named {
                 resolve::Pick::One(m) => {
                     let lines: Vec<String> = cart
@@ -496,7 +497,7 @@ pub fn view_cart(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
                         .collect();
                     t::in_cart(&lines)
                 }
-                _ => match resolve::pick(ctx.ix, &clause.words, None) {
+                _ => match ctx.pick(&clause.words, None) {
                     resolve::Pick::One(m) => t::not_in_cart(&m.product.title),
                     _ => cart_listing(ctx),
                 },

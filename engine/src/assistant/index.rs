@@ -28,6 +28,8 @@ pub struct CatalogIndex {
     by_len: HashMap<usize, Vec<String>>,
     /// Per product: the stems of its title, tags, category, options and description.
     words: Vec<HashSet<String>>,
+    /// Every stem of every product's words.
+    vocabulary: HashSet<String>,
     /// Per product: the stems of its title, tags, category and options: what it is,
     /// rather than what its description happens to mention.
     strong: Vec<HashSet<String>>,
@@ -42,6 +44,9 @@ pub struct CatalogIndex {
     top_categories: Vec<(String, Vec<String>)>,
     /// Products whose (product or variant) SKU is this, lower-cased.
     skus: HashMap<String, u32>,
+    /// Words of product SKUs that their titles do not have ("24-WG082-pink" → `pink`):
+    /// the shop's own words for a product, matched with less weight than its title.
+    sku_words: HashMap<String, Vec<u32>>,
     positions: HashMap<crate::domain::ProductId, u32>,
     /// A title stem → the word as titles write it ("hoodi" → "hoodie"), to hand a
     /// corrected typo to retrieval.
@@ -52,8 +57,8 @@ pub struct CatalogIndex {
 
 /// Shoppers' words for the usual top-level categories.
 const CATEGORY_ALIASES: &[(&str, &[&str])] = &[
-    ("men", &["men", "mens", "man", "male", "guy", "gentlemen", "him"]),
-    ("women", &["women", "womens", "woman", "ladi", "ladies", "lady", "female", "her"]),
+    ("men", &["men", "mens", "man", "male", "guy", "gentlemen", "him", "husband", "boyfriend", "dad", "father", "son", "brother", "he"]),
+    ("women", &["women", "womens", "woman", "ladi", "ladies", "lady", "female", "her", "wife", "girlfriend", "mom", "mum", "mother", "daughter", "sister", "she"]),
     ("kids", &["kid", "kids", "child", "children", "boy", "girl"]),
 ];
 
@@ -69,6 +74,7 @@ impl CatalogIndex {
         let mut options: BTreeMap<Vec<String>, (String, String)> = BTreeMap::new();
         let mut tops: Vec<String> = Vec::new();
         let mut skus = HashMap::new();
+        let mut sku_words: HashMap<String, Vec<u32>> = HashMap::new();
         let mut surface: HashMap<String, String> = HashMap::new();
         for (i, p) in catalog.products.iter().enumerate() {
             let t = title_stems(&p.title);
@@ -107,6 +113,12 @@ impl CatalogIndex {
                 skus.insert(v.sku.as_str().to_lowercase(), i as u32);
             }
             skus.insert(p.sku.as_str().to_lowercase(), i as u32);
+            for part in p.sku.as_str().to_lowercase().split(|c: char| !c.is_alphanumeric()) {
+                let s = super::text::stem(part);
+                if part.chars().count() >= 3 && part.chars().all(char::is_alphabetic) && !t.contains(&s) {
+                    sku_words.entry(s).or_default().push(i as u32);
+                }
+            }
             if let Some(top) = p.category.split(['/', '>']).next().map(|s| s.trim().to_lowercase())
                 && !top.is_empty()
                 && !tops.contains(&top)
@@ -136,6 +148,7 @@ impl CatalogIndex {
             })
             .collect();
         let positions = catalog.products.iter().enumerate().map(|(i, p)| (p.id.clone(), i as u32)).collect();
+        let vocabulary = words.iter().flat_map(|w| w.iter().cloned()).collect();
         CatalogIndex {
             positions,
             surface,
@@ -146,12 +159,14 @@ impl CatalogIndex {
             idf,
             by_len,
             words,
+            vocabulary,
             strong,
             heads,
             for_words,
             options: options.into_iter().map(|(k, (name, value))| (k, name, value)).collect(),
             top_categories,
             skus,
+            sku_words,
         }
     }
 
@@ -206,7 +221,7 @@ impl CatalogIndex {
     /// Whether a word (stem) is known to the catalog: in a title, or in any
     /// product's tags, category, options or description.
     pub fn knows(&self, stem: &str) -> bool {
-        self.postings.contains_key(stem) || self.words.iter().any(|w| w.contains(stem))
+        self.vocabulary.contains(stem)
     }
 
     /// Whether a product's own words (title, tags, category, options, description)
@@ -229,6 +244,11 @@ impl CatalogIndex {
     /// Whether a product's title, tags, category or options have this stem.
     pub fn product_is(&self, i: usize, stem: &str) -> bool {
         self.strong[i].contains(stem)
+    }
+
+    /// Products whose SKU has this word (and whose title does not).
+    pub fn sku_postings(&self, stem: &str) -> &[u32] {
+        self.sku_words.get(stem).map_or(&[], Vec::as_slice)
     }
 
     /// The product with this SKU (its own or a variant's).

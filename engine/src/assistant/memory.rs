@@ -149,7 +149,8 @@ impl Memory {
         if v.is_null() {
             return Memory::default();
         }
-        serde_json::from_value(v.clone()).unwrap_or_default()
+        // Read in place: the memory is read on every round of every turn.
+        Memory::deserialize(v).unwrap_or_default()
     }
 
     pub fn to_json(&self) -> serde_json::Value {

@@ -23,6 +23,7 @@ mod cart_ops;
 mod index;
 mod lexicon;
 mod memory;
+mod phrases;
 mod plan;
 mod report;
 mod resolve;
@@ -102,12 +103,7 @@ impl OfflineAssistant {
         let message: String = content.chars().take(MAX_MESSAGE_CHARS).collect();
         let u = understand::understand(&message);
         let ix = self.index(&request.tenant, &request.catalog);
-        let ctx = plan::Ctx {
-            req: request,
-            ix: &ix,
-            memory: Memory::from_json(&request.dialogue.memory),
-            retriever: self.retriever.as_ref(),
-        };
+        let ctx = plan::Ctx::new(request, &ix, Memory::from_json(&request.dialogue.memory), self.retriever.as_ref());
 
         let turn = &request.messages[user_at + 1..];
         let rounds: Vec<&Vec<ToolCall>> = turn
@@ -121,12 +117,21 @@ impl OfflineAssistant {
         let plan = match (rounds.last(), turn.last()) {
             (None, _) => plan::first_round(&ctx, &u).await,
             (Some(last), Some(ChatMessage::Tool { .. })) => {
+                // Only the last round's results are read, and a `products` event's
+                // result is not: what was shown is already known (and it is the
+                // largest payload of a turn).
+                let wanted: HashMap<&str, &str> =
+                    last.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect();
                 let results: HashMap<String, ToolResult> = turn
                     .iter()
                     .filter_map(|m| match m {
-                        ChatMessage::Tool { tool_call_id, content } => {
-                            ToolResult::from_content(content).map(|r| (tool_call_id.clone(), r))
-                        }
+                        ChatMessage::Tool { tool_call_id, content } => match wanted.get(tool_call_id.as_str()) {
+                            Some(&crate::turn::tools::SHOW_PRODUCTS) => {
+                                Some((tool_call_id.clone(), ToolResult::Products { items: Vec::new() }))
+                            }
+                            Some(_) => ToolResult::from_content(content).map(|r| (tool_call_id.clone(), r)),
+                            None => None,
+                        },
                         _ => None,
                     })
                     .collect();

@@ -32,9 +32,35 @@ pub struct Ctx<'a> {
     /// As the round started with it.
     pub memory: Memory,
     pub retriever: &'a dyn Retriever,
+    /// Title matches already made this round: the rules ask the same question of the
+    /// same words several times (which product? specific? among the list?).
+    pub seen: std::sync::Mutex<std::collections::HashMap<(String, Option<Vec<usize>>), Arc<Vec<resolve::Match>>>>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub fn new(req: &'a ModelRequest, ix: &'a CatalogIndex, memory: Memory, retriever: &'a dyn Retriever) -> Self {
+        Ctx { req, ix, memory, retriever, seen: Default::default() }
+    }
+
+    /// The products whose titles the words name, best first (see `resolve::matches`).
+    pub fn matches(&self, words: &[Word], only: Option<&[usize]>) -> Arc<Vec<resolve::Match>> {
+        let key: String = words.iter().map(|w| w.raw.as_str()).collect::<Vec<_>>().join("\u{1f}");
+        let key = (key, only.map(<[usize]>::to_vec));
+        if let Some(hit) = self.seen.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return hit;
+        }
+        let found = Arc::new(resolve::matches(self.ix, words, only));
+        if let Ok(mut m) = self.seen.lock() {
+            m.insert(key, found.clone());
+        }
+        found
+    }
+
+    /// The one product the words name, if one stands out (see `resolve::pick`).
+    pub fn pick(&self, words: &[Word], only: Option<&[usize]>) -> resolve::Pick {
+        resolve::pick_in(&self.matches(words, only))
+    }
+
     pub fn product(&self, id: &ProductId) -> Option<Arc<Product>> {
         self.req.catalog.product(id).cloned()
     }
@@ -218,6 +244,7 @@ async fn dispatch(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
         Intent::Help => plan.say(t::help(settings)),
         Intent::Unknown => plan.say(t::fallback(settings)),
         Intent::Meta => plan.say(t::meta_refusal()),
+        Intent::Policy => plan.say(t::policy()),
         Intent::PriceChange => {
             plan.say(t::price_refusal());
             if let Some(p) = named_or_focus(ctx, plan, clause) {
@@ -297,10 +324,11 @@ async fn implicit_add(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause) -> bool {
             how != super::targets::How::Loosely && !options.is_empty() || resolve::quantity(&first.words, &skip).is_some()
         }
         super::targets::Target::Several(ps) => {
-            let used: HashSet<usize> = resolve::matches(ctx.ix, &first.words, None)
-                .into_iter()
+            let used: HashSet<usize> = ctx
+                .matches(&first.words, None)
+                .iter()
                 .filter(|m| ps.iter().any(|p| p.id == m.product.id))
-                .flat_map(|m| m.used)
+                .flat_map(|m| m.used.iter().copied())
                 .collect();
             resolve::quantity(&first.words, &used).is_some()
         }
@@ -310,7 +338,7 @@ async fn implicit_add(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause) -> bool {
 
 /// The product a clause names by title, or else the one talked about.
 fn named_or_focus(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause) -> Option<Arc<Product>> {
-    match resolve::pick(ctx.ix, &clause.words, None) {
+    match ctx.pick(&clause.words, None) {
         resolve::Pick::One(m) => Some(m.product),
         _ => plan.memory.focus.as_ref().and_then(|id| ctx.product(id)),
     }
@@ -345,7 +373,7 @@ pub fn split_products(ctx: &Ctx<'_>, clause: &Clause) -> Vec<Clause> {
         if c.iter().all(|w| opts.contains(&w.raw)) {
             return false;
         }
-        !matches!(resolve::pick(ctx.ix, p, None), resolve::Pick::Nothing)
+        !matches!(ctx.pick(p, None), resolve::Pick::Nothing)
     };
     // Merge parts that name nothing into the part before them ("medium, black"), or,
     // leading, into the one after ("add to cart: Driven Backpack").
@@ -439,7 +467,7 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                     return true;
                 }
                 // "the Chaz hoodie in M" names another product: not an answer to this one.
-                let ms = resolve::matches(ctx.ix, &clause.words, None);
+                let ms = ctx.matches(&clause.words, None);
                 if resolve::is_specific(&ms) && ms[0].product.id != product.id {
                     continue;
                 }
@@ -479,6 +507,19 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                     continue;
                 }
                 let positions: Vec<usize> = candidates.iter().filter_map(|id| ctx.ix.position(id)).collect();
+                // Naming something else ("add a duffle bag and two yoga straps") is a new
+                // request, not a pick among these.
+                if split_products(ctx, clause).len() > 1 {
+                    continue;
+                }
+                let everywhere = ctx.matches(&clause.words, None);
+                let among = ctx.matches(&clause.words, Some(&positions));
+                if let Some(top) = everywhere.first()
+                    && !positions.contains(&top.pos)
+                    && among.first().is_none_or(|m| m.score + 1e-3 < top.score)
+                {
+                    continue;
+                }
                 let cheapest = |dear: bool| {
                     let ps = positions.iter().map(|&i| ctx.ix.catalog.products[i].clone());
                     if dear { ps.max_by_key(|p| p.price().minor) } else { ps.min_by_key(|p| p.price().minor) }
@@ -490,7 +531,7 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                         let k = if n < 0 { positions.len() as i64 + n } else { n - 1 };
                         usize::try_from(k).ok().and_then(|k| positions.get(k)).map(|&i| ctx.ix.catalog.products[i].clone())
                     }
-                    _ => match resolve::pick(ctx.ix, &clause.words, Some(&positions)) {
+                    _ => match ctx.pick(&clause.words, Some(&positions)) {
                         resolve::Pick::One(m) => Some(m.product),
                         resolve::Pick::Several(ps) if ps.len() < positions.len() => {
                             cart_ops::ask_which(&ps, *quantity, said, *add, plan);
@@ -507,7 +548,7 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 words.extend(clause.words.iter().cloned());
                 let mut q_words = clause.words.clone();
                 q_words.retain(|w| !w.is_sep());
-                let title_used: HashSet<usize> = resolve::matches(ctx.ix, &q_words, Some(&[ctx.ix.position(&product.id).unwrap_or(0)]))
+                let title_used: HashSet<usize> = ctx.matches(&q_words, Some(&[ctx.ix.position(&product.id).unwrap_or(0)]))
                     .first()
                     .map(|m| m.used.clone())
                     .unwrap_or_default();

@@ -46,6 +46,8 @@ struct Tally<'a> {
     listed_cart: bool,
     failed: bool,
     changed: bool,
+    /// Where the cart's new state is said: right after the last change reported.
+    summary_at: usize,
 }
 
 /// Reports the previous round's results, as planned.
@@ -72,7 +74,8 @@ pub fn later_round(ctx: &Ctx<'_>, done: &[Done]) -> Plan {
         && let Some(cart) = tally.last_cart
     {
         let count: u32 = cart.items.iter().map(|i| i.quantity).sum();
-        plan.say(t::cart_short(count, Money::new(cart.subtotal_minor, cart.currency)));
+        let summary = t::cart_short(count, Money::new(cart.subtotal_minor, cart.currency));
+        plan.steps.insert(tally.summary_at.min(plan.steps.len()), PlanStep::Say(summary));
     }
     if turn.as_ref().is_some_and(|tp| tp.checkout) {
         if !tally.failed && tally.changed && !done.iter().any(|d| matches!(d.tool, Tool::Checkout {})) {
@@ -121,7 +124,7 @@ fn render<'a>(ctx: &Ctx<'_>, d: &'a Done, report: bool, plan: &mut Plan, tally: 
             plan.memory.focus = Some(a.product_id.clone());
             plan.memory.focus_line = line_of(a, cart);
             plan.memory.retry = None;
-            (tally.last_cart, tally.changed) = (Some(cart), true);
+            (tally.last_cart, tally.changed, tally.summary_at) = (Some(cart), true, plan.steps.len());
         }
         (Tool::RemoveFromCart { product_id, variant_id }, Some(ToolResult::Cart { cart })) => {
             if report {
@@ -130,7 +133,7 @@ fn render<'a>(ctx: &Ctx<'_>, d: &'a Done, report: bool, plan: &mut Plan, tally: 
             if plan.memory.focus_line.as_ref().is_some_and(|v| !cart.items.iter().any(|i| i.variant_id == v.as_str())) {
                 plan.memory.focus_line = None;
             }
-            (tally.last_cart, tally.changed) = (Some(cart), true);
+            (tally.last_cart, tally.changed, tally.summary_at) = (Some(cart), true, plan.steps.len());
         }
         (Tool::ViewCart {}, Some(ToolResult::Cart { cart })) => {
             if report {

@@ -15,10 +15,12 @@ use crate::domain::{Product, Variant};
 
 use super::index::CatalogIndex;
 use super::lexicon::is_stopword;
-use super::text::{Word, one_typo_apart, stems};
+use super::text::{Word, cached_stems, one_typo_apart};
 
 /// Weight of a title word matched through a typo.
 const TYPO_WEIGHT: f32 = 0.8;
+/// Weight of a word found only in a product's SKU.
+const SKU_WORD_WEIGHT: f32 = 0.6;
 
 /// Words of sizes as shoppers say them, for the values shops write.
 const SIZE_WORDS: &[(&str, &[&[&str]])] = &[
@@ -99,6 +101,18 @@ pub fn matches(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Vec
         } else {
             typos.iter().map(|t| (*t, TYPO_WEIGHT)).collect()
         };
+        if !exact {
+            // A word of the SKU only ("pink" in 24-WG082-pink, titled "(Red)").
+            for &p in ix.sku_postings(&w.norm) {
+                let p = p as usize;
+                if only.is_some_and(|o| !o.contains(&p)) {
+                    continue;
+                }
+                let e = acc.entry(p).or_default();
+                e.0 += SKU_WORD_WEIGHT;
+                e.2.insert(k);
+            }
+        }
         for (stem, weight) in forms {
             let rare = ix.df(stem) <= ix.rare_df;
             for &p in ix.postings(stem) {
@@ -115,9 +129,17 @@ pub fn matches(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Vec
             }
         }
     }
+    // Options only tip the balance among the best titles: read them for those alone.
+    let best = acc.values().map(|e| e.0).fold(0.0f32, f32::max);
     let mut out: Vec<Match> = acc
         .into_iter()
         .map(|(i, (score, hit, used, rare))| {
+            if score < best * 0.5 {
+                let title = ix.title(i);
+                let coverage = hit.len().min(title.len()) as f32 / title.len().max(1) as f32;
+                let product = ix.catalog.products[i].clone();
+                return Match { pos: i, product, score, coverage, option_hits: 0, used, rare };
+            }
             let title = ix.title(i);
             let product = ix.catalog.products[i].clone();
             let coverage = hit.len().min(title.len()) as f32 / title.len().max(1) as f32;
@@ -141,8 +163,13 @@ pub fn matches(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Vec
 }
 
 /// The one product the words name, if one stands out.
+#[cfg(test)]
 pub fn pick(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Pick {
-    let ms = matches(ix, words, only);
+    pick_in(&matches(ix, words, only))
+}
+
+/// [`pick`] over matches already made.
+pub fn pick_in(ms: &[Match]) -> Pick {
     if ms.is_empty() {
         return Pick::Nothing;
     }
@@ -205,39 +232,47 @@ pub fn option_mentions(
     skip: &HashSet<usize>,
 ) -> BTreeMap<String, (String, Vec<usize>)> {
     let mut out = BTreeMap::new();
-    let all_values: Vec<(String, Vec<String>)> = product.option_values();
-    for (name, values) in &all_values {
-        let mut found: Vec<(String, Vec<usize>)> = Vec::new();
-        for value in values {
+    for name in &product.options {
+        // Distinct values in first-seen order, borrowed (this runs for every product a
+        // message may name: no copies of the catalog's strings).
+        let mut values: Vec<&str> = Vec::new();
+        for v in &product.variants {
+            if let Some(val) = v.options.get(name)
+                && !values.contains(&val.as_str())
+            {
+                values.push(val);
+            }
+        }
+        let mut found: Vec<(&str, Vec<usize>)> = Vec::new();
+        for value in &values {
             if let Some(span) = find_value(value, words, skip) {
-                found.push((value.clone(), span));
+                found.push((value, span));
             }
         }
         // Drop values found inside a longer value's span.
         let spans: Vec<Vec<usize>> = found.iter().map(|f| f.1.clone()).collect();
         found.retain(|(_, s)| !spans.iter().any(|o| o.len() > s.len() && s.iter().all(|k| o.contains(k))));
         if found.is_empty() {
-            found = partial_value(values, words, skip).into_iter().collect();
+            found = partial_value(&values, words, skip).into_iter().collect();
         }
         if let [(value, span)] = found.as_slice() {
-            out.insert(name.clone(), (value.clone(), span.clone()));
+            out.insert(name.clone(), (value.to_string(), span.clone()));
         }
     }
     out
 }
 
 fn find_value(value: &str, words: &[Word], skip: &HashSet<usize>) -> Option<Vec<usize>> {
-    let want = stems(value);
+    let want = cached_stems(value);
     if want.is_empty() {
         return None;
     }
-    let mut forms: Vec<Vec<String>> = vec![want.clone()];
+    let mut forms: Vec<Vec<&str>> = vec![want.iter().map(String::as_str).collect()];
     // Looked up by the value as written ("Gray"), not its stem ("grai").
-    let written = value.trim().to_lowercase();
     if want.len() == 1
-        && let Some((_, alts)) = SIZE_WORDS.iter().find(|(v, _)| *v == written)
+        && let Some((_, alts)) = SIZE_WORDS.iter().find(|(v, _)| v.eq_ignore_ascii_case(value.trim()))
     {
-        forms.extend(alts.iter().map(|a| a.iter().map(|s| s.to_string()).collect()));
+        forms.extend(alts.iter().map(|a| a.to_vec()));
     }
     for (f, form) in forms.iter().enumerate() {
         let n = form.len();
@@ -252,7 +287,7 @@ fn find_value(value: &str, words: &[Word], skip: &HashSet<usize>) -> Option<Vec<
             let exact = span.iter().zip(form).all(|(&k, s)| words[k].norm == *s || words[k].raw == *s);
             // One typo in a one-word value of 4+ letters ("blak", "purpel"); the
             // shop's own spelling only (f == 0), never for sizes.
-            let typo = f == 0 && n == 1 && one_typo_apart(&words[start].raw, &form[0]);
+            let typo = f == 0 && n == 1 && words[start].raw.len() >= 4 && one_typo_apart(&words[start].raw, form[0]);
             if !(exact || typo) {
                 continue;
             }
@@ -288,20 +323,27 @@ fn single_letter_ok(words: &[Word], k: usize) -> bool {
 
 /// A word that is part of exactly one value ("onyx" → "Black Onyx"), when no value
 /// matched whole.
-fn partial_value(values: &[String], words: &[Word], skip: &HashSet<usize>) -> Option<(String, Vec<usize>)> {
-    let mut found: Option<(String, Vec<usize>)> = None;
+fn partial_value<'v>(values: &[&'v str], words: &[Word], skip: &HashSet<usize>) -> Option<(&'v str, Vec<usize>)> {
+    let mut found: Option<(&'v str, Vec<usize>)> = None;
     for (k, w) in words.iter().enumerate() {
         if skip.contains(&k) || !naming(w) || w.raw.len() < 3 || w.num.is_some() {
             continue;
         }
-        let owners: Vec<&String> = values.iter().filter(|v| stems(v).len() > 1 && stems(v).contains(&w.norm)).collect();
-        let whole = values.iter().any(|v| stems(v) == [w.norm.clone()]);
+        let owners: Vec<&str> = values
+            .iter()
+            .copied()
+            .filter(|v| {
+                let s = cached_stems(v);
+                s.len() > 1 && s.contains(&w.norm)
+            })
+            .collect();
+        let whole = values.iter().any(|v| *cached_stems(v) == [w.norm.clone()]);
         match owners.as_slice() {
             [one] if !whole => {
-                if found.as_ref().is_some_and(|(v, _)| v != *one) {
+                if found.as_ref().is_some_and(|(v, _)| v != one) {
                     return None;
                 }
-                found = Some(((*one).clone(), vec![k]));
+                found = Some((one, vec![k]));
             }
             _ => {}
         }

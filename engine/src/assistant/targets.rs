@@ -111,7 +111,7 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
     let names = content(words);
     // "the second one": a position in what was just listed.
     if let Some(Reference::Position(n)) = clause.reference {
-        let by_title = resolve::matches(ctx.ix, words, None);
+        let by_title = ctx.matches(words, None);
         let ordinal_in_title = by_title.first().is_some_and(|m| m.used.iter().any(|&k| words[k].ord.is_some()));
         if !ordinal_in_title && let Some(p) = nth(&list, n) {
             return Target::One(p, HashSet::new(), How::Pointed);
@@ -135,9 +135,9 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
             _ => Target::Nothing,
         };
     }
-    let ms = resolve::matches(ctx.ix, words, None);
+    let ms = ctx.matches(words, None);
     if resolve::is_specific(&ms)
-        && let Pick::One(m) = resolve::pick(ctx.ix, words, None)
+        && let Pick::One(m) = ctx.pick(words, None)
         && !weak(&m, words)
     {
         return Target::One(m.product, m.used, How::Named);
@@ -145,19 +145,19 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
     // A name among what was just listed: "the jabra one", "the Logan one".
     if list.len() > 1 {
         let positions: Vec<usize> = list.iter().filter_map(|p| ctx.ix.position(&p.id)).collect();
-        match resolve::pick(ctx.ix, words, Some(&positions)) {
+        match ctx.pick(words, Some(&positions)) {
             Pick::One(m) if !weak(&m, words) => return Target::One(m.product, m.used, How::Pointed),
             // "the jabra one" among two listed Jabras of seven: ask among the two.
             Pick::Several(v)
                 if !resolve::is_specific(&ms)
-                    && matches!(resolve::pick(ctx.ix, words, None), Pick::Several(all) if all.len() > 5) =>
+                    && matches!(ctx.pick(words, None), Pick::Several(all) if all.len() > 5) =>
             {
                 return Target::Several(v);
             }
             _ => {}
         }
     }
-    match resolve::pick(ctx.ix, words, None) {
+    match ctx.pick(words, None) {
         Pick::One(m) if weak(&m, words) => Target::Nothing,
         Pick::One(m) => Target::One(m.product, m.used, How::Loosely),
         Pick::Several(v) => match referred {
@@ -259,7 +259,7 @@ pub fn cart_lines(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, used: &mut HashSe
         }
     };
     if !names.is_empty() {
-        match resolve::pick(ctx.ix, words, Some(&positions)) {
+        match ctx.pick(words, Some(&positions)) {
             Pick::One(m) => {
                 used.extend(m.used.iter().copied());
                 let ls: Vec<CartLine> = lines.iter().filter(|l| l.product_id == m.product.id).cloned().collect();
@@ -294,8 +294,8 @@ pub fn cart_lines(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, used: &mut HashSe
         }
         // Words that name nothing in the cart never pick a line by themselves: a change
         // to the cart must be clearly meant ("drop table carts" removes nothing).
-        return match resolve::pick(ctx.ix, words, None) {
-            Pick::One(m) if resolve::is_specific(&resolve::matches(ctx.ix, words, None)) || m.rare => {
+        return match ctx.pick(words, None) {
+            Pick::One(m) if resolve::is_specific(&ctx.matches(words, None)) || m.rare => {
                 Lines::NotInCart(m.product.title.clone())
             }
             _ if lines.len() == 1 && clause.reference.is_some() => Lines::Some(lines.clone()),

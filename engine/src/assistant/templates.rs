@@ -71,6 +71,12 @@ pub fn meta_refusal() -> String {
         .into()
 }
 
+pub fn policy() -> String {
+    "I can't answer questions about shipping, delivery, returns or warranties here: the shop's own pages have \
+     those details. I can help you find products and manage your cart."
+        .into()
+}
+
 pub fn price_refusal() -> String {
     "Sorry, I can't change prices or apply discounts: prices always come from the shop's catalog.".into()
 }
@@ -212,6 +218,26 @@ pub fn price_range(low: Money, high: Money, products: &[&Product]) -> String {
     } else {
         format!("They range from {} to {}: {}.", low.display(), high.display(), list_items(products))
     }
+}
+
+/// Products side by side: price and options of each.
+pub fn comparison(products: &[&Product]) -> String {
+    let each: Vec<String> = products
+        .iter()
+        .map(|p| {
+            let options = p.option_values();
+            if options.is_empty() {
+                format!("the {} is {}", p.title, price_text(p))
+            } else {
+                format!("the {} is {} and comes in {}", p.title, price_text(p), describe_options(&options))
+            }
+        })
+        .collect();
+    let mut out = each.join("; ");
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    format!("{out}. Tell me which one you'd like, or ask me about either.")
 }
 
 /// "The cheapest is the Luma Analog Watch, at $43.00."

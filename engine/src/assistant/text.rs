@@ -50,6 +50,7 @@ pub struct Text {
 
 impl Text {
     /// Amounts of money the shopper wrote, in order.
+    #[cfg(test)]
     pub fn money(&self) -> Vec<i64> {
         self.words.iter().filter_map(|w| w.money).collect()
     }
@@ -301,6 +302,29 @@ pub fn stem(w: &str) -> String {
 /// The stems of a title or an option value, without separators.
 pub fn stems(s: &str) -> Vec<String> {
     read(s).words.into_iter().filter(|w| !w.is_sep()).map(|w| w.norm).collect()
+}
+
+thread_local! {
+    /// Option values are read again for every product a message may name; their
+    /// stems are remembered per thread (a catalog has a few hundred distinct values).
+    static VALUE_STEMS: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<Vec<String>>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// [`stems`], remembered: for option values and other short catalog strings.
+pub fn cached_stems(s: &str) -> std::rc::Rc<Vec<String>> {
+    VALUE_STEMS.with(|cache| {
+        if let Some(hit) = cache.borrow().get(s) {
+            return hit.clone();
+        }
+        let value = std::rc::Rc::new(stems(s));
+        let mut map = cache.borrow_mut();
+        if map.len() > 50_000 {
+            map.clear();
+        }
+        map.insert(s.to_string(), value.clone());
+        value
+    })
 }
 
 /// Whether two words are one typo apart (an insertion, deletion, substitution or
