@@ -20,8 +20,17 @@ pub fn is_injection(r: &[&str]) -> bool {
             )
         })
     });
+    // A message dressed as another speaker ("SYSTEM:", "assistant: …", "<|im_start|>system").
+    let role = r.first().is_some_and(|w| matches!(*w, "system" | "assistant" | "developer" | "admin"))
+        || r.iter().take(3).any(|w| *w == "im")
+            && r.iter().take(4).any(|w| matches!(*w, "system" | "assistant"));
+    let system_talk = r.contains(&"system")
+        && has_any(r, &["message", "prompt", "reveal", "print", "show", "override", "secrets", "instructions"]);
     ignore_rules
-        || r.first() == Some(&"system")
+        || role
+        || system_talk
+        || seq(r, &["were", "you", "told"]).is_some()
+        || seq(r, &["you", "were", "told"]).is_some()
         || seq(r, &["system", "prompt"]).is_some()
         || seq(r, &["developer", "mode"]).is_some()
         || seq(r, &["you", "are", "now"]).is_some()
@@ -139,6 +148,15 @@ fn mark_money(w: &mut Word, minor: i64) {
 
 pub fn is_price_change(r: &[&str], c: &Clause) -> bool {
     let price_word = has_any(r, &["price", "prices", "cost", "total", "pricing"]);
+    // "50% off", "20 off": a discount, however written.
+    let off = r.windows(2).any(|w| w[1] == "off" && (w[0].bytes().all(|b| b.is_ascii_digit()) || w[0] == "percent"));
+    // "can I get it cheaper?", "sell it to me for 10 bucks": haggling over what was shown.
+    let haggle = c.reference.is_some()
+        && (c.comparative == Some(super::understand::Superlative::Cheapest) || c.price_claim)
+        && !has_any(r, &["add", "buy", "any", "anything", "something", "other", "others", "ones"]);
+    if off || haggle {
+        return true;
+    }
     has_any(r, &["discount", "discounts", "coupon", "coupons", "voucher", "promo", "rebate", "markdown"])
         || seq(r, &["percent", "off"]).is_some()
         || (price_word && has_any(r, &["set", "change", "lower", "reduce", "drop", "update", "make", "fix", "cut", "adjust", "should"]))
@@ -163,12 +181,17 @@ pub fn checkout_intent(r: &[&str], question: bool) -> Option<Intent> {
     if how || question && !seq(r, &["can", "i"]).is_some_and(|i| i == 0 && !r.contains(&"how")) && !seq(r, &["can", "you"]).is_some() {
         return Some(Intent::CheckoutQuestion);
     }
+    // Words about the checkout itself ("the checkout page", "is it safe") keep a
+    // question a question about checkout.
+    let about = |w: &&str| {
+        matches!(*w, "page" | "process" | "screen" | "form" | "step" | "steps" | "work" | "works" | "secure" | "safe" | "look" | "fee" | "fees" | "see")
+    };
     let rest_is_filler = before.iter().chain(after).all(|w| FILLER.contains(w) || *w == "checkout" || *w == "me" || *w == "for");
     if rest_is_filler {
         return Some(if question && r.contains(&"how") { Intent::CheckoutQuestion } else { Intent::Checkout });
     }
     // "can you check out the Fusion Backpack for me?": looking at a product.
-    let names_something = after.iter().any(|w| !is_stopword(w) && !FILLER.contains(w));
+    let names_something = after.iter().any(|w| !is_stopword(w) && !FILLER.contains(w) && !about(w));
     if question && !names_something {
         return Some(Intent::CheckoutQuestion);
     }

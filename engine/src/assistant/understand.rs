@@ -438,8 +438,9 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     }
     if has_any(r, INSTRUCTION_WORDS) && !has_any(r, &["size", "sizes", "fit"])
         || is_injection(r)
-        || (has_any(r, &["other", "another", "previous", "different"])
-            && has_any(r, &["shops", "shop", "stores", "store", "tenants", "tenant", "customer", "customers", "merchants", "users", "user", "conversation"]))
+        || (has_any(r, &["other", "another", "previous", "different", "everyone", "everybody", "all"])
+            && has_any(r, &["shops", "shop", "stores", "store", "tenants", "tenant", "customer", "customers", "merchants", "users", "user", "conversation", "people", "peoples", "shoppers", "orders"]))
+        || has_any(r, &["admin", "dashboard", "database", "backend", "server", "password", "passwords", "apikey", "credentials", "token"])
     {
         // "the cart of the previous customer" is still this shopper's cart to show.
         if has_any(r, &["cart", "basket"]) && !has_any(r, INSTRUCTION_WORDS) && !is_injection(r) {
@@ -484,6 +485,13 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
         && !(r[i] == "switch" && r.get(i + 1) == Some(&"to"))
     {
         return Intent::Swap;
+    }
+    // "don't buy anything yet": nothing to do, and certainly no checkout.
+    if has_any(r, &["dont", "not", "never"])
+        && has_any(r, &["buy", "order", "purchase", "pay"])
+        && has_any(r, &["yet", "anything", "now", "later"])
+    {
+        return Intent::HoldCheckout;
     }
     let less = seq(r, &["one", "less"]).is_some()
         || seq(r, &["one", "fewer"]).is_some()
