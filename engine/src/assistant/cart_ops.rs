@@ -74,6 +74,18 @@ fn said(clause: &Clause) -> String {
 }
 
 pub async fn add(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
+    // "add it" right after a list: which one of them?
+    if clause.reference == Some(super::understand::Reference::One)
+        && content(&clause.words).is_empty()
+        && targets::focus(ctx, plan).is_none()
+    {
+        let list = targets::listed(ctx, plan);
+        if list.len() > 1 {
+            plan.wanted_changes += 1;
+            let q = resolve::quantity(&clause.words, &HashSet::new()).unwrap_or(1);
+            return ask_which(&list, q, &said(clause), true, plan);
+        }
+    }
     if clause.superlative.is_some()
         && let Some(p) = browse::superlative_pick(ctx, clause, plan).await
     {
@@ -101,6 +113,15 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
     skip.extend(opts.values().flat_map(|(_, s)| s.iter().copied()));
     let quantity = resolve::quantity(words, &skip).unwrap_or(1);
     let mut chosen: BTreeMap<String, String> = opts.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    // "the same in green", "another in orange": what is not said is as in its cart line.
+    if words.iter().any(|w| matches!(w.raw.as_str(), "same" | "another"))
+        && let Some(line) = plan.memory.focus_line.as_ref().and_then(|v| ctx.req.cart.line(v))
+        && line.product_id == p.id
+    {
+        for (k, v) in &line.options {
+            chosen.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     // Options asked about a moment ago ("in XL?") still hold, unless said otherwise.
     if let Some((id, asked)) = &plan.memory.asked
         && *id == p.id
@@ -111,6 +132,28 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
     }
     if u.price_claim {
         return confirm_price(ctx, plan, p, &chosen, quantity);
+    }
+    // "the Hero Hoodie in blue" when it has no blue: say so, ask for what it has.
+    let own: HashSet<String> =
+        p.option_values().into_iter().flat_map(|(_, vs)| vs).map(|v| v.to_lowercase()).collect();
+    let mut foreign: Vec<String> = browse::option_spans(ctx, words)
+        .into_iter()
+        .filter(|(span, _, v)| !own.contains(&v.to_lowercase()) && !span.iter().any(|k| skip.contains(k)))
+        .map(|(_, _, v)| v)
+        .collect();
+    // Sizes no product of the shop has ("XXL") are still sizes.
+    foreign.extend(
+        words
+            .iter()
+            .filter(|w| matches!(w.raw.as_str(), "xxs" | "xxxs" | "xxl" | "xxxl" | "2xl" | "3xl" | "4xl" | "xxxxl"))
+            .filter(|w| !own.contains(&w.raw))
+            .map(|w| w.raw.to_uppercase()),
+    );
+    if !foreign.is_empty() && !p.options.is_empty() {
+        plan.say(t::no_such_variant(&p.title, &foreign.join(" / "), &resolve::open_options(p, &chosen)));
+        plan.ask(Pending::Options { product_id: p.id.clone(), quantity, chosen, replaces: None });
+        plan.memory.focus = Some(p.id.clone());
+        return plan.show(vec![p.id.clone()]);
     }
     plan_variant(ctx, plan, p, chosen, quantity, None, false);
 }
@@ -374,7 +417,7 @@ pub fn set_quantity(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
 
 /// Only a number: retries an add the cart refused for its quantity, else sets the
 /// line last touched.
-pub fn bare_quantity(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
+pub fn bare_quantity(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
     let Some(n) = resolve::quantity(&clause.words, &HashSet::new()) else {
         return plan.say(t::how_many());
     };
@@ -387,6 +430,15 @@ pub fn bare_quantity(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     }
     if let Some(line) = plan.memory.focus_line.as_ref().and_then(|v| ctx.req.cart.line(v)).cloned() {
         return set_line(plan, &line, n);
+    }
+    // "three please" right after a product was described: three of it.
+    if plan.memory.last == Some(Action::Described)
+        && let Some(p) = targets::focus(ctx, plan)
+    {
+        let mut words = clause.words.clone();
+        words.retain(|w| w.num.is_none());
+        words.push(Word { num: Some(n), ..Word::new(&n.to_string()) });
+        return add_product(ctx, u, plan, &p, &words, &HashSet::new());
     }
     plan.say(t::how_many());
 }

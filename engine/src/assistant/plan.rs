@@ -287,7 +287,7 @@ async fn dispatch(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
         Intent::More => cart_ops::more(ctx, u, clause, plan).await,
         Intent::Less => cart_ops::less(ctx, clause, plan),
         Intent::SetQuantity => cart_ops::set_quantity(ctx, clause, plan),
-        Intent::Quantity => cart_ops::bare_quantity(ctx, clause, plan),
+        Intent::Quantity => cart_ops::bare_quantity(ctx, u, clause, plan),
         Intent::Swap => cart_ops::swap(ctx, u, clause, plan).await,
         Intent::Remove => {
             for part in split_products(ctx, clause) {

@@ -85,7 +85,7 @@ fn by_last_search(ctx: &Ctx<'_>, plan: &Plan, candidates: &[Arc<Product>]) -> Op
 
 /// A match that leaves as many real words of the clause unexplained as it explains
 /// ("the Hero Hoodie in M black" is not the "Studio M HD" phone because of its "M").
-fn weak(m: &resolve::Match, words: &[Word]) -> bool {
+fn weak(m: &resolve::Match, words: &[Word], neutral: &HashSet<String>) -> bool {
     // Any word of any of its option values explains itself ("black and blue" is two
     // colours of the hoodie, even if not one choice).
     let values: HashSet<String> =
@@ -99,7 +99,10 @@ fn weak(m: &resolve::Match, words: &[Word]) -> bool {
     let long = |w: &Word| w.raw.chars().count() >= 4 && w.num.is_none();
     let names: Vec<(usize, &Word)> =
         words.iter().enumerate().filter(|(_, w)| !content(std::slice::from_ref(*w)).is_empty()).collect();
-    let missed = names.iter().filter(|(k, w)| !explained.contains(k) && long(w)).count();
+    // A colour or size the shop sells elsewhere ("blue" for a hoodie without blue) is
+    // no sign of another product.
+    let missed =
+        names.iter().filter(|(k, w)| !explained.contains(k) && long(w) && !neutral.contains(&w.raw)).count();
     let hit = names.iter().filter(|(k, w)| m.used.contains(k) && (long(w) || w.raw.chars().count() >= 2)).count();
     missed > 0 && missed >= hit
 }
@@ -109,6 +112,10 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
     let words = &clause.words;
     let list = listed(ctx, plan);
     let names = content(words);
+    let mut neutral = super::browse::option_words_in(ctx, words);
+    neutral.extend(
+        words.iter().filter(|w| matches!(w.raw.as_str(), "small" | "medium" | "large" | "extra")).map(|w| w.raw.clone()),
+    );
     // "the second one": a position in what was just listed.
     if let Some(Reference::Position(n)) = clause.reference {
         let by_title = ctx.matches(words, None);
@@ -138,7 +145,7 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
     let ms = ctx.matches(words, None);
     if resolve::is_specific(&ms)
         && let Pick::One(m) = ctx.pick(words, None)
-        && !weak(&m, words)
+        && !weak(&m, words, &neutral)
     {
         return Target::One(m.product, m.used, How::Named);
     }
@@ -146,7 +153,7 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
     if list.len() > 1 {
         let positions: Vec<usize> = list.iter().filter_map(|p| ctx.ix.position(&p.id)).collect();
         match ctx.pick(words, Some(&positions)) {
-            Pick::One(m) if !weak(&m, words) => return Target::One(m.product, m.used, How::Pointed),
+            Pick::One(m) if !weak(&m, words, &neutral) => return Target::One(m.product, m.used, How::Pointed),
             // "the jabra one" among two listed Jabras of seven: ask among the two.
             Pick::Several(v)
                 if !resolve::is_specific(&ms)
@@ -158,7 +165,7 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
         }
     }
     match ctx.pick(words, None) {
-        Pick::One(m) if weak(&m, words) => Target::Nothing,
+        Pick::One(m) if weak(&m, words, &neutral) => Target::Nothing,
         Pick::One(m) => Target::One(m.product, m.used, How::Loosely),
         Pick::Several(v) => match referred {
             // "that hoodie": the hoodie talked about, among the hoodies.

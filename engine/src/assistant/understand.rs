@@ -274,7 +274,14 @@ fn classify(words: Vec<Word>) -> Clause {
     let raws: Vec<String> = words.iter().filter(|w| !w.is_sep()).map(|w| w.raw.clone()).collect();
     let r: Vec<&str> = raws.iter().map(String::as_str).collect();
     let r = r.as_slice();
-    let has_number = words.iter().any(|w| w.num.is_some());
+    // "the gray one" has no number in it; "one more", "add one" do.
+    let has_number = words.iter().enumerate().any(|(k, w)| {
+        w.num.is_some()
+            && (w.raw != "one"
+                || k == 0
+                || words.get(k + 1).is_some_and(|n| !n.is_sep() && (!is_stopword(&n.raw) || n.raw == "more" || n.raw == "less"))
+                || matches!(words[k - 1].raw.as_str(), "add" | "get" | "buy" | "take" | "just" | "only" | "to" | "make" | "it" | "remove" | "minus"))
+    });
     let question = question_mark
         || r.first().is_some_and(|w| QUESTION_WORDS.contains(w) || *w == "can" || *w == "could")
             && !r.get(1).is_some_and(|w| *w == "you" || *w == "i") // "can you add" is a request
