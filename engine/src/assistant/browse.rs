@@ -684,8 +684,8 @@ fn feature(ctx: &Ctx<'_>, p: &Arc<Product>, naming: &[&Word], plan: &mut Plan) {
             .filter(|tag| super::text::stems(tag).iter().any(|s| stems.contains(&s.as_str())))
             .cloned()
             .collect();
-        let evidence = if !tags.is_empty() {
-            format!("{} among its features", t::and_list(&tags, "and"))
+        if !tags.is_empty() {
+            plan.say(t::feature_tags(p, &tags));
         } else {
             let sentence = p
                 .description_text
@@ -693,9 +693,8 @@ fn feature(ctx: &Ctx<'_>, p: &Arc<Product>, naming: &[&Word], plan: &mut Plan) {
                 .find(|s| super::text::stems(s).iter().any(|x| stems.contains(&x.as_str())))
                 .map(|s| s.trim().chars().take(160).collect::<String>())
                 .unwrap_or_default();
-            format!("it in its description: \"{sentence}\"")
-        };
-        plan.say(t::feature_yes(p, &evidence));
+            plan.say(t::feature_described(p, &sentence));
+        }
     }
     plan.memory.focus = Some(p.id.clone());
     plan.memory.last = Some(Action::Described);

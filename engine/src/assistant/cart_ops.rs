@@ -122,6 +122,19 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
             chosen.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
+    // Options the last search asked for ("running shorts, size 28") hold for what it
+    // found, where the product has them.
+    if let Some(memo) = &plan.memory.search {
+        for (k, v) in &memo.options {
+            let has = p.variants.iter().any(|var| var.options.iter().any(|(n, x)| n.eq_ignore_ascii_case(k) && x.eq_ignore_ascii_case(v)));
+            if has && let Some(name) = p.options.iter().find(|n| n.eq_ignore_ascii_case(k)) {
+                let value = p.variants.iter().find_map(|var| var.options.get(name).filter(|x| x.eq_ignore_ascii_case(v)).cloned());
+                if let Some(value) = value {
+                    chosen.entry(name.clone()).or_insert(value);
+                }
+            }
+        }
+    }
     // Options asked about a moment ago ("in XL?") still hold, unless said otherwise.
     if let Some((id, asked)) = &plan.memory.asked
         && *id == p.id
@@ -545,7 +558,7 @@ pub fn view_cart(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
                         .lines
                         .iter()
                         .filter(|l| l.product_id == m.product.id)
-                        .map(|l| format!("{} × {}", l.quantity, ctx.line_label(&l.title, &l.variant_id)))
+                        .map(|l| t::line_count(l.quantity, &ctx.line_label(&l.title, &l.variant_id)))
                         .collect();
                     t::in_cart(&lines)
                 }

@@ -32,7 +32,7 @@ pub const STOPWORDS: &[&str] = &[
     "wonder", "interested", "question", "quick", "keep", "swap", "replace", "exchange", "switch", "rather", "prefer",
     "fewer", "total", "subtotal", "owe", "again", "today", "tomorrow", "shop", "store", "website", "away",
     "anymore", "longer", "made", "material", "materials", "fabric", "thats", "whichever", "whatever",
-    "else", "difference", "differences", "compare", "comparison", "differ", "versus", "vs", "between", "ones", "gimme", "lemme", "wanna", "gonna", "ya", "yall", "carts", "baskets",
+    "else", "pop", "chuck", "bung", "bin", "scrap", "nix", "ditch", "difference", "differences", "compare", "comparison", "differ", "versus", "vs", "between", "ones", "gimme", "lemme", "wanna", "gonna", "ya", "yall", "carts", "baskets",
 ];
 
 pub const GREETINGS: &[&str] =

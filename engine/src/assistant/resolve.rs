@@ -67,9 +67,11 @@ pub enum Pick {
     Nothing,
 }
 
-/// Whether a word may name a product (by title).
+/// Whether a word may name a product (by title). Numbers written as words ("two")
+/// say how many, not which: "pop two in my basket" is not the "Two-Tone" jacket.
 fn naming(w: &Word) -> bool {
-    !w.is_sep() && w.money.is_none() && !is_stopword(&w.raw) && !w.raw.starts_with('#')
+    let number_word = w.num.is_some() && w.raw.chars().all(char::is_alphabetic);
+    !w.is_sep() && w.money.is_none() && !is_stopword(&w.raw) && !w.raw.starts_with('#') && !number_word
 }
 
 /// Products whose titles (or SKUs) the words name, best first; `only` restricts the

@@ -183,9 +183,19 @@ pub fn product_stock(p: &Product) -> String {
     }
 }
 
-/// "Does it have a laptop sleeve?" and the product's words say so.
-pub fn feature_yes(p: &Product, evidence: &str) -> String {
-    format!("Yes: the {} lists {evidence}.", p.title)
+/// "Does it have a laptop sleeve?" and the product's tags say so.
+pub fn feature_tags(p: &Product, tags: &[String]) -> String {
+    format!("Yes: the {} lists {} among its features.", p.title, and_list(tags, "and"))
+}
+
+/// … and a sentence of its description says so.
+pub fn feature_described(p: &Product, sentence: &str) -> String {
+    format!("Yes: the shop says of the {}: \"{sentence}\".", p.title)
+}
+
+/// "2 × Zing Jump Rope" (a cart line, without its amount).
+pub fn line_count(quantity: u32, label: &str) -> String {
+    format!("{quantity} × {label}")
 }
 
 pub fn feature_unknown(p: &Product) -> String {

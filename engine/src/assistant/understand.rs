@@ -508,7 +508,11 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     if less && !question {
         return Intent::Less;
     }
-    if has_any(r, REMOVE_VERBS) && !(r.contains(&"drop") && r.contains(&"price"))
+    // "bin the tank", "scratch the shorts", "forget (about) the bottle": gone.
+    let slang_remove = r.len() > 1
+        && matches!(r[0], "bin" | "scrap" | "nix" | "ditch" | "scratch" | "forget" | "lose")
+        && matches!(r[1], "the" | "that" | "those" | "these" | "my" | "about" | "both" | "all");
+    if slang_remove || has_any(r, REMOVE_VERBS) && !(r.contains(&"drop") && r.contains(&"price"))
         || seq(r, &["take", "out"]).is_some()
         || seq(r, &["take", "off"]).is_some()
         || (r.contains(&"take") && r.contains(&"out"))
@@ -551,7 +555,14 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
         && r.iter().position(|w| *w == "take").is_some_and(|i| {
             !matches!(r.get(i + 1), Some(&"a")) || r.get(i + 2) != Some(&"look")
         });
-    let polite_ask = seq(r, &["can", "i", "get"]).is_some()
+    // "can you put…", "would you add…", "could u grab…": a request, asked politely.
+    let add_word = |w: &str| matches!(w, "add" | "put" | "get" | "grab" | "pop" | "throw" | "chuck" | "include" | "order" | "buy");
+    let polite_request = r.len() > 2
+        && matches!(r[0], "can" | "could" | "would" | "will" | "pls" | "please")
+        && matches!(r[1], "you" | "u")
+        && add_word(r[2]);
+    let polite_ask = polite_request
+        || seq(r, &["can", "i", "get"]).is_some()
         || seq(r, &["can", "i", "have"]).is_some()
         || seq(r, &["could", "i", "get"]).is_some()
         || seq(r, &["could", "i", "have"]).is_some()
@@ -563,7 +574,7 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
         || seq(r, &["throw", "in"]).is_some();
     let asking = question && !polite_ask;
     if r.contains(&"add")
-        || (!asking && has_any(r, &["buy", "purchase", "grab", "put", "include", "order"]))
+        || (!asking && has_any(r, &["buy", "purchase", "grab", "put", "include", "order", "pop", "chuck", "bung"]))
         || take
         || polite_ask
         || seq(r, &["get", "me"]).is_some()
@@ -572,6 +583,8 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
         return Intent::Add;
     }
     if has_any(r, &["cart", "basket", "total", "subtotal", "owe"])
+        || seq(r, &["the", "damage"]).is_some()
+        || seq(r, &["come", "to"]).is_some() && has_any(r, &["all", "everything", "that", "it", "does"])
         || seq(r, &["all", "together"]).is_some()
         || (r.contains(&"together") && seq(r, &["how", "much"]).is_some())
         || r.contains(&"altogether")
