@@ -280,7 +280,10 @@ fn classify(words: Vec<Word>) -> Clause {
             && (w.raw != "one"
                 || k == 0
                 || words.get(k + 1).is_some_and(|n| !n.is_sep() && (!is_stopword(&n.raw) || n.raw == "more" || n.raw == "less"))
-                || matches!(words[k - 1].raw.as_str(), "add" | "get" | "buy" | "take" | "just" | "only" | "to" | "make" | "it" | "remove" | "minus"))
+                || matches!(
+                    words[k - 1].raw.as_str(),
+                    "add" | "get" | "buy" | "take" | "just" | "only" | "to" | "make" | "it" | "remove" | "minus" | "by"
+                ))
     });
     let question = question_mark
         || r.first().is_some_and(|w| QUESTION_WORDS.contains(w) || *w == "can" || *w == "could")
