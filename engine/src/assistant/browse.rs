@@ -639,7 +639,18 @@ pub fn describe(ctx: &Ctx<'_>, clause: &Clause, p: &Arc<Product>, plan: &mut Pla
     } else {
         let values = |name: &str| p.option_values().into_iter().find(|(n, _)| n.to_lowercase().starts_with(name));
         match clause.aspect {
-            Aspect::Price => plan.say(t::product_price(p)),
+            Aspect::Price => {
+                // "how much would 3 of them cost?": the price, and for that many.
+                let used = ctx
+                    .ix
+                    .position(&p.id)
+                    .and_then(|i| ctx.matches(&clause.words, Some(&[i])).first().map(|m| m.used.clone()))
+                    .unwrap_or_default();
+                match resolve::quantity(&clause.words, &used).filter(|n| (2..=99).contains(n)) {
+                    Some(n) => plan.say(t::price_times(p, n, ctx.money(p.price().minor * n))),
+                    None => plan.say(t::product_price(p)),
+                }
+            }
             Aspect::Colors => match values("col") {
                 Some((_, v)) => plan.say(t::product_values(p, "color", &v)),
                 None => plan.say(t::product_no_options(p, "color")),

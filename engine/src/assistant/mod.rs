@@ -101,7 +101,7 @@ impl OfflineAssistant {
             return Vec::new();
         };
         let message: String = content.chars().take(MAX_MESSAGE_CHARS).collect();
-        let u = understand::understand(&message);
+        let u = understand::understand_for(&message, &request.settings.bot_name);
         let ix = self.index(&request.tenant, &request.catalog);
         let ctx = plan::Ctx::new(request, &ix, Memory::from_json(&request.dialogue.memory), self.retriever.as_ref());
 

@@ -143,6 +143,11 @@ pub fn product_detail(p: &Product) -> String {
     out
 }
 
+/// "The Hero Hoodie is $54.00, so 3 would be $162.00."
+pub fn price_times(p: &Product, n: i64, total: Money) -> String {
+    format!("{} is {}, so {n} would be {}.", p.title, price_text(p), total.display())
+}
+
 pub fn product_price(p: &Product) -> String {
     let stock = if p.in_stock() { "" } else { " It's out of stock right now, though." };
     format!("{} is {}.{stock}", p.title, price_text(p))

@@ -168,8 +168,29 @@ pub struct Understanding {
 }
 
 /// Reads a message into clauses with intents.
+#[cfg(test)]
 pub fn understand(message: &str) -> Understanding {
+    understand_for(message, "")
+}
+
+/// [`understand`], with the shop's bot name: "hi Luma", "thanks Luma!", "Luma, show
+/// me tees" address the bot; the name is not a product's.
+pub fn understand_for(message: &str, bot_name: &str) -> Understanding {
     let mut text = read(message);
+    let name: Vec<String> = read(bot_name).words.into_iter().filter(|w| !w.is_sep()).map(|w| w.raw).collect();
+    if let [name] = name.as_slice() {
+        let addressing = |i: usize, ws: &[Word]| {
+            let before = i.checked_sub(1).map(|k| ws[k].raw.as_str());
+            let after = ws.get(i + 1).map(|w| w.raw.as_str());
+            before.is_none_or(|b| GREETINGS.contains(&b) || THANKS.contains(&b) || b == "you" || b.starts_with('|'))
+                || after.is_none_or(|a| a.starts_with('|'))
+        };
+        let at: Vec<usize> =
+            (0..text.words.len()).filter(|&i| text.words[i].raw == *name && addressing(i, &text.words)).collect();
+        for i in at.into_iter().rev() {
+            text.words.remove(i);
+        }
+    }
     // "add the matching… no wait, what pants do you have?": what comes after a
     // correction replaces what came before it.
     let raws: Vec<&str> = text.words.iter().map(|w| w.raw.as_str()).collect();
@@ -521,8 +542,11 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
         || (r.contains(&"take") && r.contains(&"out"))
         || seq(r, &["get", "rid"]).is_some()
         || seq(r, &["dont", "want"]).is_some()
+        || seq(r, &["dont", "need"]).is_some()
         || seq(r, &["no", "longer", "want"]).is_some()
+        || seq(r, &["no", "longer", "need"]).is_some()
         || seq(r, &["do", "not", "want"]).is_some()
+        || seq(r, &["do", "not", "need"]).is_some()
     {
         return Intent::Remove;
     }
@@ -553,6 +577,13 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
         && r.iter().all(|w| words_num(words, w) || FILLER.contains(w) || matches!(*w, "then" | "of" | "those" | "make"))
     {
         return Intent::Quantity;
+    }
+    // "can I have a look at…", "I'd like to see…", "I need to know…": looking, not
+    // buying, unless a buying word says otherwise.
+    let looking = has_any(r, &["look", "see", "know", "learn", "hear", "view", "browse", "check", "compare", "about"])
+        && !has_any(r, &["add", "buy", "purchase", "order", "put", "cart", "basket"]);
+    if looking && !has_any(r, &["take"]) {
+        return Intent::Browse;
     }
     let take = !question
         && r.iter().position(|w| *w == "take").is_some_and(|i| {
