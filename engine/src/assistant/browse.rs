@@ -538,9 +538,17 @@ async fn search(ctx: &Ctx<'_>, clause: &Clause, memo: SearchMemo, plan: &mut Pla
 /// those", else among the last search, else the whole catalog.
 pub async fn superlative_pick(ctx: &Ctx<'_>, clause: &Clause, plan: &Plan) -> Option<Arc<Product>> {
     let s = clause.superlative?;
-    let (filters, _) = read_filters(ctx, clause);
+    let (filters, used) = read_filters(ctx, clause);
     let list = targets::listed(ctx, plan);
-    let naming = content(&clause.words).into_iter().map(|w| w.raw.clone()).collect::<Vec<_>>().join(" ");
+    // Words of the filters ("size 32 black") are not what is searched for.
+    let naming = clause
+        .words
+        .iter()
+        .enumerate()
+        .filter(|(k, w)| !used.contains(k) && !content(std::slice::from_ref(*w)).is_empty())
+        .map(|(_, w)| w.raw.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
     let pool: Vec<Arc<Product>> = if clause.reference == Some(Reference::Those) && list.len() > 1 {
         list
     } else {

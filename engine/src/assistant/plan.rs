@@ -526,19 +526,17 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 };
                 let chosen: Option<Arc<Product>> = match (clause.superlative, clause.reference) {
                     (Some(s), _) => cheapest(s == super::understand::Superlative::Dearest),
-                    (None, reference) => match reference {
-                    Some(Reference::Position(n)) => {
+                    (None, Some(Reference::Position(n))) => {
                         let k = if n < 0 { positions.len() as i64 + n } else { n - 1 };
                         usize::try_from(k).ok().and_then(|k| positions.get(k)).map(|&i| ctx.ix.catalog.products[i].clone())
                     }
-                    _ => match ctx.pick(&clause.words, Some(&positions)) {
+                    (None, _) => match ctx.pick(&clause.words, Some(&positions)) {
                         resolve::Pick::One(m) => Some(m.product),
                         resolve::Pick::Several(ps) if ps.len() < positions.len() => {
                             cart_ops::ask_which(&ps, *quantity, said, *add, plan);
                             return true;
                         }
                         _ => None,
-                    },
                     },
                 };
                 let Some(product) = chosen else { continue };
