@@ -502,11 +502,32 @@ pub fn remove(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     }
 }
 
-pub fn clear(ctx: &Ctx<'_>, plan: &mut Plan) {
+pub fn clear(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     if ctx.req.cart.is_empty() {
         return plan.say(t::cart_already_empty());
     }
-    for line in &ctx.req.cart.lines {
+    // "everything except the backpack": the lines named after "except" stay.
+    let keep: Vec<VariantId> = match clause
+        .words
+        .iter()
+        .position(|w| matches!(w.raw.as_str(), "except" | "but" | "besides" | "apart" | "excluding" | "other"))
+    {
+        Some(at) => {
+            let kept = Clause { words: clause.words[at + 1..].to_vec(), reference: None, ..clause.clone() };
+            let mut used = HashSet::new();
+            match targets::cart_lines(ctx, plan, &kept, &mut used) {
+                Lines::Some(ls) | Lines::Ask(ls) => ls.into_iter().map(|l| l.variant_id).collect(),
+                // The exception names nothing in the cart: better to ask than to empty it.
+                _ => {
+                    let labels: Vec<String> =
+                        ctx.req.cart.lines.iter().map(|l| ctx.line_label(&l.title, &l.variant_id)).collect();
+                    return plan.say(t::which_cart_item(&labels));
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+    for line in ctx.req.cart.lines.iter().filter(|l| !keep.contains(&l.variant_id)) {
         plan.wanted_changes += 1;
         plan.call(Tool::RemoveFromCart { product_id: line.product_id.clone(), variant_id: Some(line.variant_id.clone()) });
     }

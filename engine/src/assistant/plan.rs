@@ -294,7 +294,7 @@ async fn dispatch(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
                 cart_ops::remove(ctx, &part, plan);
             }
         }
-        Intent::ClearCart => cart_ops::clear(ctx, plan),
+        Intent::ClearCart => cart_ops::clear(ctx, clause, plan),
     }
 }
 

@@ -72,8 +72,8 @@ pub fn meta_refusal() -> String {
 }
 
 pub fn policy() -> String {
-    "I can't answer questions about shipping, delivery, returns or warranties here: the shop's own pages have \
-     those details. I can help you find products and manage your cart."
+    "I can't help with shipping, delivery, returns, warranties or placed orders here: the shop's own pages \
+     have those details. I can help you find products and manage your cart."
         .into()
 }
 

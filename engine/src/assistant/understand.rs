@@ -482,6 +482,10 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     if is_price_change(r, c) {
         return Intent::PriceChange;
     }
+    // "cancel my order": placed orders are the shop's to handle, not the cart's.
+    if has_any(r, &["cancel", "cancelled", "canceled"]) && has_any(r, &["order", "orders", "purchase"]) {
+        return Intent::Policy;
+    }
     let policy = has_any(r, &["ship", "shipping", "shipped", "delivery", "deliver", "delivered", "arrive", "warranty", "guarantee", "tracking", "track", "policy", "policies", "refund", "returns"])
         || (r.contains(&"return") && !has_any(r, &["add", "cart"]))
         || seq(r, &["how", "long"]).is_some() && has_any(r, &["take", "get"]);
@@ -501,7 +505,10 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     if c.price_claim && checkout_span(r).is_some() {
         return Intent::PriceChange;
     }
+    let but = has_any(r, &["except", "besides", "excluding"]) || seq(r, &["apart", "from"]).is_some()
+        || seq(r, &["other", "than"]).is_some() || r.contains(&"but");
     if (has_any(r, &["empty", "clear"]) && has_any(r, &["cart", "basket", "everything", "all"]))
+        || but && has_any(r, &["everything", "all"]) && has_any(r, REMOVE_VERBS)
         || seq(r, &["remove", "everything"]).is_some()
         || seq(r, &["remove", "all"]).is_some() && !r.iter().any(|w| !is_stopword(w))
         || seq(r, &["delete", "everything"]).is_some()
@@ -531,6 +538,9 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
         || (seq(r, &["take", "one"]).is_some() && has_any(r, &["away", "off", "out"]));
     if less && !question {
         return Intent::Less;
+    }
+    if r == ["cancel"] || r == ["cancel", "that"] || seq(r, &["never", "mind"]).is_some() {
+        return Intent::No;
     }
     // "bin the tank", "scratch the shorts", "forget (about) the bottle": gone.
     let slang_remove = r.len() > 1
@@ -733,6 +743,8 @@ mod tests {
         assert_eq!(intents("swap the roller for a yoga brick"), [Swap]);
         assert_eq!(intents("empty my cart"), [ClearCart]);
         assert_eq!(intents("remove everything"), [ClearCart]);
+        assert_eq!(intents("remove all except the bottle"), [ClearCart]);
+        assert_eq!(intents("cancel my order"), [Policy]);
         for s in [
             "check out",
             "Checkout",
