@@ -221,6 +221,17 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
         }
         dispatch(ctx, u, clause, &mut plan).await;
     }
+    // A question about the product we asked options for ("what colours are there?")
+    // keeps that question open.
+    if plan.memory.pending.is_empty() && plan.wanted_changes == 0 {
+        for p in &m.pending {
+            if let Pending::Options { product_id, .. } = p
+                && plan.memory.focus.as_ref() == Some(product_id)
+            {
+                plan.memory.pending.push(p.clone());
+            }
+        }
+    }
     if plan.found_nothing && !plan.has_calls() && !plan.said_anything() {
         plan.say(t::nothing_found());
     }
