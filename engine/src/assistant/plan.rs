@@ -224,13 +224,16 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
     // A question about the product we asked options for ("what colours are there?")
     // keeps that question open.
     if plan.memory.pending.is_empty() && plan.wanted_changes == 0 {
-        for p in &m.pending {
-            if let Pending::Options { product_id, .. } = p
-                && plan.memory.focus.as_ref() == Some(product_id)
-            {
-                plan.memory.pending.push(p.clone());
-            }
-        }
+        let shown = |id: &ProductId| {
+            plan.steps.iter().any(|s| matches!(s, PlanStep::Call { tool: Tool::ShowProducts { product_ids }, .. } if product_ids == std::slice::from_ref(id)))
+        };
+        let kept: Vec<Pending> = m
+            .pending
+            .iter()
+            .filter(|p| matches!(p, Pending::Options { product_id, .. } if plan.memory.focus.as_ref() == Some(product_id) && shown(product_id)))
+            .cloned()
+            .collect();
+        plan.memory.pending.extend(kept);
     }
     if plan.found_nothing && !plan.has_calls() && !plan.said_anything() {
         plan.say(t::nothing_found());
