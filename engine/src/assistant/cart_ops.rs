@@ -99,7 +99,25 @@ pub async fn add(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut P
         Target::Several(ps) => {
             plan.wanted_changes += 1;
             let q = quantity_beside(ctx, &clause.words, &ps);
-            ask_which(&ps, q, &said(clause), true, plan);
+            // "a car charger under $15": only those the price bounds allow.
+            let fits = |p: &Arc<Product>| {
+                p.variants.iter().any(|v| {
+                    clause.min_price.is_none_or(|m| v.price_minor >= m) && clause.max_price.is_none_or(|m| v.price_minor <= m)
+                })
+            };
+            let ps: Vec<Arc<Product>> = ps.into_iter().filter(fits).collect();
+            match ps.as_slice() {
+                // None of the names' best fits is in budget: search with the bounds instead.
+                [] => {
+                    plan.wanted_changes -= 1;
+                    browse::browse(ctx, clause, plan).await;
+                }
+                [one] => {
+                    plan.wanted_changes -= 1;
+                    add_product(ctx, u, plan, one, &clause.words, &HashSet::new());
+                }
+                _ => ask_which(&ps, q, &said(clause), true, plan),
+            }
         }
         Target::One(p, used, _) => add_product(ctx, u, plan, &p, &clause.words, &used),
     }
@@ -143,7 +161,12 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
             chosen.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    if u.price_claim {
+    // A price said that is the catalog's own (or part of the title) claims nothing.
+    let claimed: Vec<i64> = words.iter().filter_map(|w| w.money).collect();
+    let title = super::index::title_stems(&p.title);
+    let own_price = |m: &i64| p.variants.iter().any(|v| v.price_minor == *m);
+    let said_own = words.iter().all(|w| w.money.is_none() || title.contains(&w.norm) || own_price(&w.money.unwrap_or(-1)));
+    if u.price_claim && !(said_own && !claimed.is_empty() && words.iter().any(|w| w.money.is_some())) {
         return confirm_price(ctx, plan, p, &chosen, quantity);
     }
     // "the Hero Hoodie in blue" when it has no blue: say so, ask for what it has.

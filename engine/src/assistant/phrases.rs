@@ -138,6 +138,9 @@ pub fn price_bounds(words: &mut [Word]) -> (Option<i64>, Option<i64>, bool) {
         }
     }
     let claim = words.iter().enumerate().any(|(k, w)| w.money.is_some() && !explained[k]);
+    for (w, e) in words.iter_mut().zip(&explained) {
+        w.bound = *e;
+    }
     (min, max, claim)
 }
 

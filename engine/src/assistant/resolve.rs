@@ -71,7 +71,7 @@ pub enum Pick {
 /// say how many, not which: "pop two in my basket" is not the "Two-Tone" jacket.
 fn naming(w: &Word) -> bool {
     let number_word = w.num.is_some() && w.raw.chars().all(char::is_alphabetic);
-    !w.is_sep() && w.money.is_none() && !is_stopword(&w.raw) && !w.raw.starts_with('#') && !number_word
+    !w.is_sep() && !w.bound && !is_stopword(&w.raw) && !w.raw.starts_with('#') && !number_word
 }
 
 /// Products whose titles (or SKUs) the words name, best first; `only` restricts the
@@ -97,6 +97,10 @@ pub fn matches(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Vec
             continue;
         }
         let exact = ix.in_titles(&w.norm);
+        // An amount names a product only when its title has it ("the $50 Verizon card").
+        if w.money.is_some() && (!exact || w.bound) {
+            continue;
+        }
         let typos: Vec<&str> = if exact || w.num.is_some() { Vec::new() } else { ix.typo_matches(&w.norm) };
         let forms: Vec<(&str, f32)> = if exact {
             vec![(w.norm.as_str(), 1.0)]

@@ -55,10 +55,15 @@ pub fn nth<T: Clone>(items: &[T], n: i64) -> Option<T> {
 }
 
 /// Words of the clause that an option of `p` explains ("in black" after "add it").
-fn explained_by_options(p: &Product, words: &[Word]) -> bool {
+fn explained_by_options(p: &Product, words: &[Word], pointed: bool) -> bool {
     let opts = resolve::option_mentions(p, words, &HashSet::new());
     let explained: HashSet<usize> = opts.values().flat_map(|(_, s)| s.iter().copied()).collect();
-    words.iter().enumerate().all(|(k, w)| explained.contains(&k) || content(std::slice::from_ref(w)).is_empty())
+    // When the shopper points at it ("add it in black") its own title's words count too: a phone
+    // titled "… - Black" has no colour option. Without a pointer, a named product is matched by name.
+    let title = if pointed { super::index::title_stems(&p.title) } else { Vec::new() };
+    words.iter().enumerate().all(|(k, w)| {
+        explained.contains(&k) || content(std::slice::from_ref(w)).is_empty() || title.contains(&w.norm)
+    })
 }
 
 /// Among products that fit a name equally, the ones the last search was about
@@ -132,7 +137,7 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
         Some(Reference::Position(_)) => None,
     };
     if let Some(p) = &referred
-        && explained_by_options(p, words)
+        && explained_by_options(p, words, clause.reference.is_some())
     {
         return Target::One(p.clone(), HashSet::new(), How::Pointed);
     }

@@ -24,11 +24,13 @@ pub struct Word {
     pub ord: Option<i64>,
     /// An amount of money in minor units of a two-decimal currency (`$40`, `19.99 dollars`).
     pub money: Option<i64>,
+    /// The amount is a price bound's ("under $15"): a filter, never part of a name.
+    pub bound: bool,
 }
 
 impl Word {
     pub fn new(raw: &str) -> Word {
-        Word { raw: raw.to_string(), norm: stem(raw), num: number(raw), ord: ordinal(raw), money: None }
+        Word { raw: raw.to_string(), norm: stem(raw), num: number(raw), ord: ordinal(raw), money: None, bound: false }
     }
 
     pub fn is_sep(&self) -> bool {
@@ -36,7 +38,7 @@ impl Word {
     }
 
     fn money(amount_minor: i64, raw: &str) -> Word {
-        Word { raw: raw.to_string(), norm: raw.to_string(), num: None, ord: None, money: Some(amount_minor) }
+        Word { raw: raw.to_string(), norm: raw.to_string(), num: None, ord: None, money: Some(amount_minor), bound: false }
     }
 }
 
@@ -215,7 +217,7 @@ pub fn read(input: &str) -> Text {
         }
         if is_amount && t.contains('.') {
             // A decimal that is not money ("2.5") is no quantity either; keep it as a word.
-            words.push(Word { raw: t.to_string(), norm: t.to_string(), num: None, ord: None, money: None });
+            words.push(Word { raw: t.to_string(), norm: t.to_string(), num: None, ord: None, money: None, bound: false });
         } else {
             words.push(Word::new(t));
         }

@@ -59,7 +59,9 @@ pub fn catalog(tenant: &TenantId) -> Vec<Product> {
         rows.push(Row {
             sku,
             name: clean_title(&get(1)),
-            description: get(2),
+            // The file's descriptions carry HTML entities ("&#402;"); a shop's import
+            // would have decoded them.
+            description: engine::catalog::text::html_to_text(&get(2)),
             brand: get(3),
             category: get(4).replace(" > ", "/"),
             price_minor: price.minor,
