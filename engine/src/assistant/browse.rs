@@ -190,10 +190,18 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
                     .filter(|w| resolve::option_mentions(&p, std::slice::from_ref(*w), &HashSet::new()).is_empty())
                     .filter(|w| w.raw.chars().count() >= 3 && !super::lexicon::FILLER.contains(&w.raw.as_str()))
                     .collect();
-                if clause.question && !extra.is_empty() && matches!(clause.aspect, Aspect::General | Aspect::Detail) {
-                    return feature(ctx, &p, &extra, plan);
+                // "do you have a matching bra top?": a kind with words of its own is a
+                // search, where "the" would have named this one product.
+                let first = used.iter().min().copied().unwrap_or(0);
+                let indefinite = words[..first].iter().rev().find(|w| !extra.iter().any(|e| std::ptr::eq(*e, *w))).is_some_and(|w| {
+                    matches!(w.raw.as_str(), "a" | "an" | "any" | "some" | "other" | "another")
+                });
+                if !(indefinite && !extra.is_empty()) {
+                    if clause.question && !extra.is_empty() && matches!(clause.aspect, Aspect::General | Aspect::Detail) {
+                        return feature(ctx, &p, &extra, plan);
+                    }
+                    return describe(ctx, clause, &p, plan);
                 }
-                return describe(ctx, clause, &p, plan);
             }
             target => {
                 // "does it have a laptop sleeve?": a feature of the product talked about.
@@ -565,6 +573,46 @@ pub async fn superlative_pick(ctx: &Ctx<'_>, clause: &Clause, plan: &Plan) -> Op
     }
 }
 
+/// "which one is the most expensive?" while choosing among `among` for `request`
+/// ("I need a car charger"): the cheapest (or dearest) of them and of what a search
+/// for the request finds (titles alone miss the "vehicle chargers").
+pub async fn answer_superlative(ctx: &Ctx<'_>, clause: &Clause, request: &Clause, among: &[Arc<Product>], plan: &mut Plan) {
+    let Some(s) = clause.superlative else { return };
+    let (mut memo, used) = read_filters(ctx, request);
+    memo.query = request
+        .words
+        .iter()
+        .enumerate()
+        .filter(|(k, w)| !used.contains(k) && !content(std::slice::from_ref(*w)).is_empty())
+        .map(|(_, w)| corrected(ctx, w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut pool: Vec<Arc<Product>> = among.to_vec();
+    // "the cheapest of those": of those only.
+    if !memo.query.is_empty() && clause.reference != Some(Reference::Those) {
+        for p in retrieve(ctx, &memo, WIDE_LIMIT).await {
+            if !pool.iter().any(|x| x.id == p.id) {
+                pool.push(p);
+            }
+        }
+    }
+    superlative_answer(s, &pool, plan);
+}
+
+fn superlative_answer(s: Superlative, found: &[Arc<Product>], plan: &mut Plan) {
+    let price = |p: &Arc<Product>| p.price().minor;
+    let best = match s {
+        Superlative::Cheapest => found.iter().map(price).min(),
+        Superlative::Dearest => found.iter().map(price).max(),
+    };
+    let top: Vec<Arc<Product>> = found.iter().filter(|p| Some(price(p)) == best).take(3).cloned().collect();
+    let refs: Vec<&Product> = top.iter().map(|p| p.as_ref()).collect();
+    plan.say(t::superlative(s == Superlative::Cheapest, &refs));
+    plan.memory.focus = top.first().map(|p| p.id.clone());
+    plan.memory.last = Some(Action::Described);
+    plan.show(top.iter().map(|p| p.id.clone()).collect());
+}
+
 /// Answers with several products: a list, a price range, or the cheapest/dearest.
 fn answer_products(
     ctx: &Ctx<'_>,
@@ -575,18 +623,7 @@ fn answer_products(
 ) {
     let superlative = superlative.or(clause.superlative);
     if let Some(s) = superlative {
-        let price = |p: &Arc<Product>| p.price().minor;
-        let best = match s {
-            Superlative::Cheapest => found.iter().map(price).min(),
-            Superlative::Dearest => found.iter().map(price).max(),
-        };
-        let top: Vec<Arc<Product>> = found.iter().filter(|p| Some(price(p)) == best).take(3).cloned().collect();
-        let refs: Vec<&Product> = top.iter().map(|p| p.as_ref()).collect();
-        plan.say(t::superlative(s == Superlative::Cheapest, &refs));
-        plan.memory.focus = top.first().map(|p| p.id.clone());
-        plan.memory.last = Some(Action::Described);
-        plan.show(top.iter().map(|p| p.id.clone()).collect());
-        return;
+        return superlative_answer(s, &found, plan);
     }
     if let [one] = found.as_slice() {
         return describe(ctx, clause, one, plan);
@@ -601,7 +638,12 @@ fn answer_products(
         shown = found.iter().take(LIST_LIMIT).cloned().collect();
     }
     let refs: Vec<&Product> = shown.iter().map(|p| p.as_ref()).collect();
-    if clause.aspect == Aspect::Price {
+    if matches!(clause.aspect, Aspect::Colors | Aspect::Sizes) && shown.len() <= 3 {
+        // "the leggings look nice, what colours?": each one's, when they are few.
+        for p in &shown {
+            plan.say(option_answer(p, clause.aspect));
+        }
+    } else if clause.aspect == Aspect::Price {
         let low = found.iter().map(|p| p.price()).min_by_key(|m| m.minor);
         let high = found.iter().map(|p| p.variants.iter().map(|v| v.price_minor).max().unwrap_or(0)).max();
         if let (Some(low), Some(high)) = (low, high) {
@@ -645,7 +687,6 @@ pub fn describe(ctx: &Ctx<'_>, clause: &Clause, p: &Arc<Product>, plan: &mut Pla
         let values = p.option_values().into_iter().find(|(n, _)| n.to_lowercase() == name).map(|(_, v)| v);
         plan.say(t::product_values(p, &name, &values.unwrap_or_else(|| describe_values(p))));
     } else {
-        let values = |name: &str| p.option_values().into_iter().find(|(n, _)| n.to_lowercase().starts_with(name));
         match clause.aspect {
             Aspect::Price => {
                 // "how much would 3 of them cost?": the price, and for that many.
@@ -659,14 +700,7 @@ pub fn describe(ctx: &Ctx<'_>, clause: &Clause, p: &Arc<Product>, plan: &mut Pla
                     None => plan.say(t::product_price(p)),
                 }
             }
-            Aspect::Colors => match values("col") {
-                Some((_, v)) => plan.say(t::product_values(p, "color", &v)),
-                None => plan.say(t::product_no_options(p, "color")),
-            },
-            Aspect::Sizes => match values("size") {
-                Some((_, v)) => plan.say(t::product_values(p, "size", &v)),
-                None => plan.say(t::product_no_options(p, "size")),
-            },
+            Aspect::Colors | Aspect::Sizes => plan.say(option_answer(p, clause.aspect)),
             Aspect::Stock => plan.say(t::product_stock(p)),
             Aspect::Material => plan.say(t::product_materials(p)),
             Aspect::Detail | Aspect::General => plan.say(t::product_detail(p)),
@@ -675,6 +709,16 @@ pub fn describe(ctx: &Ctx<'_>, clause: &Clause, p: &Arc<Product>, plan: &mut Pla
     plan.memory.focus = Some(p.id.clone());
     plan.memory.last = Some(Action::Described);
     plan.show(vec![p.id.clone()]);
+}
+
+/// "It comes in Black, Gray and Green" for a colours (or sizes) question.
+fn option_answer(p: &Product, aspect: Aspect) -> String {
+    let name = if aspect == Aspect::Sizes { "size" } else { "color" };
+    let prefix = if aspect == Aspect::Sizes { "size" } else { "col" };
+    match p.option_values().into_iter().find(|(n, _)| n.to_lowercase().starts_with(prefix)) {
+        Some((_, v)) => t::product_values(p, name, &v),
+        None => t::product_no_options(p, name),
+    }
 }
 
 /// Every option value of a product, flattened ("Black, Gray, Green").

@@ -161,6 +161,9 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
             chosen.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
+    // "a medium in whatever colour you have": the first still in stock.
+    let loose = resolve::left_to_us(p, words, &chosen, false);
+    chosen.extend(loose);
     // A price said that is the catalog's own (or part of the title) claims nothing.
     let claimed: Vec<i64> = words.iter().filter_map(|w| w.money).collect();
     let title = super::index::title_stems(&p.title);

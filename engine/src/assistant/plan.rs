@@ -485,9 +485,15 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 if resolve::is_specific(&ms) && ms[0].product.id != product.id {
                     continue;
                 }
-                let new = resolve::option_mentions(&product, &clause.words, &HashSet::new());
+                let mut new = resolve::option_mentions(&product, &clause.words, &HashSet::new());
                 let spans: HashSet<usize> = new.values().flat_map(|(_, s)| s.iter().copied()).collect();
                 let quantity = resolve::quantity(&clause.words, &spans).unwrap_or(*quantity);
+                // "any colour is fine", "doesn't matter": the first in stock.
+                let mut said = chosen.clone();
+                said.extend(new.iter().map(|(k, (v, _))| (k.clone(), v.clone())));
+                for (k, v) in resolve::left_to_us(&product, &clause.words, &said, true) {
+                    new.insert(k, (v, Vec::new()));
+                }
                 if new.is_empty() {
                     let foreign = browse::option_words_in(ctx, &clause.words);
                     if !foreign.is_empty() && content(&clause.words).iter().all(|w| foreign.contains(&w.raw)) {
@@ -516,6 +522,17 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 return true;
             }
             Pending::Choice { candidates, quantity, said, add } => {
+                // "which one is the most expensive?" while choosing: among them, and the
+                // question stays open.
+                if clause.question && clause.superlative.is_some() && content(&clause.words).is_empty() {
+                    let among: Vec<Arc<Product>> = candidates.iter().filter_map(|id| ctx.product(id)).collect();
+                    if among.len() > 1 {
+                        let request = super::understand::understand_for(said, "").clauses.into_iter().next().unwrap_or_else(|| clause.clone());
+                        browse::answer_superlative(ctx, clause, &request, &among, plan).await;
+                        plan.ask(pending.clone());
+                        return true;
+                    }
+                }
                 // A question about them ("how much is the overnight one?") is a question.
                 if *add && (clause.question || clause.aspect != super::understand::Aspect::General) {
                     continue;

@@ -169,6 +169,51 @@ pub fn matches(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Vec
 }
 
 /// The one product the words name, if one stands out.
+
+/// Options the shopper leaves to the shop ("any colour", "whatever size", "doesn't
+/// matter"), each given its first value still in stock beside what was chosen.
+/// `answering`: the words answer our question about the options, so a bare "any",
+/// "either" or "doesn't matter" leaves every open option to us.
+pub fn left_to_us(product: &Product, words: &[Word], chosen: &BTreeMap<String, String>, answering: bool) -> BTreeMap<String, String> {
+    let r: Vec<&str> = words.iter().filter(|w| !w.is_sep()).map(|w| w.raw.as_str()).collect();
+    let loose = |w: &str| matches!(w, "any" | "whatever" | "whichever" | "either" | "anything");
+    let option_of = |w: &str| {
+        let w = w.trim_end_matches('s').replace("colour", "color");
+        product.options.iter().find(|n| n.to_lowercase() == w).cloned()
+    };
+    let mut names: Vec<String> = Vec::new();
+    for (i, w) in r.iter().enumerate() {
+        if loose(w)
+            && let Some(name) = r.get(i + 1).and_then(|n| option_of(n))
+        {
+            names.push(name);
+        }
+    }
+    let whole = |seqs: &[&[&str]]| seqs.iter().any(|s| r.windows(s.len()).any(|x| x == *s));
+    let all = whole(&[&["doesnt", "matter"], &["dont", "care"], &["you", "choose"], &["you", "pick"], &["surprise", "me"], &["any", "is", "fine"], &["up", "to", "you"]])
+        || (answering && r.len() <= 3 && r.iter().any(|w| loose(w)));
+    if all && (answering || names.is_empty()) {
+        // A size is the shopper's fit: chosen for them only when they say "any size".
+        names.extend(product.options.iter().filter(|n| !n.to_lowercase().contains("size")).cloned());
+    }
+    let mut chosen = chosen.clone();
+    let mut out = BTreeMap::new();
+    for name in names {
+        if chosen.contains_key(&name) {
+            continue;
+        }
+        let value = open_options(product, &chosen)
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, vs)| vs.into_iter().next());
+        if let Some(v) = value {
+            chosen.insert(name.clone(), v.clone());
+            out.insert(name, v);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 pub fn pick(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Pick {
     pick_in(&matches(ix, words, only))

@@ -141,6 +141,15 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
     {
         return Target::One(p.clone(), HashSet::new(), How::Pointed);
     }
+    // "add it in gray" when it has no gray: still it (and its options are explained),
+    // not another product that happens to have "gray" in its title.
+    if let Some(p) = &referred
+        && clause.reference == Some(Reference::One)
+        && !names.is_empty()
+        && names.iter().all(|w| neutral.contains(&w.raw) || matches!(w.raw.as_str(), "size" | "color" | "colour"))
+    {
+        return Target::One(p.clone(), HashSet::new(), How::Pointed);
+    }
     if names.is_empty() {
         return match clause.reference {
             Some(Reference::Those) if list.len() > 1 => Target::Several(list),

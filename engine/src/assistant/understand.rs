@@ -584,7 +584,12 @@ fn intent_of(r: &[&str], has_number: bool, c: &Clause, words: &[Word]) -> Intent
     }
     // Only a number, with courtesies around it: "99 then", "ok 3 please".
     if has_number
-        && r.iter().all(|w| words_num(words, w) || FILLER.contains(w) || matches!(*w, "then" | "of" | "those" | "make"))
+        && r.iter().all(|w| {
+            words_num(words, w)
+                || FILLER.contains(w)
+                // "oops, I meant 2", "sorry I mean three": a correction of the amount.
+                || matches!(*w, "then" | "of" | "those" | "make" | "oops" | "sorry" | "meant" | "mean" | "no" | "whoops")
+        })
     {
         return Intent::Quantity;
     }
