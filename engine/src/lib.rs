@@ -12,6 +12,7 @@ pub mod domain;
 pub mod embed;
 mod error;
 pub mod events;
+pub mod jobs;
 pub mod ports;
 pub mod retrieval;
 pub mod turn;

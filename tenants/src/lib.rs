@@ -1,6 +1,7 @@
 //! Tenants: provisioning shops and their widget deployments, resolving a deployment
 //! key to its tenant, and checking a page's origin against the deployment's list.
-//! (API keys, portal logins, plans, usage and Stripe come with the admin issues.)
+//! A tenant's admin API keys (`sk_…`) are shown once and stored only as their SHA-256.
+//! (Portal logins, plans, usage and Stripe come with the admin issues.)
 //!
 //! Architecture invariant: a deployment key resolves to exactly one tenant, and every
 //! later step of a shopper's session is scoped by that tenant.
@@ -15,7 +16,8 @@ use rand::distr::Alphanumeric;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
-    #[error("unknown or revoked deployment key")]
+    /// An unknown, revoked or malformed key (deployment or API key).
+    #[error("unknown or revoked key")]
     Unauthorized,
     #[error("invalid request: {0}")]
     Invalid(String),
@@ -74,6 +76,23 @@ impl Tenants {
         Ok(deployment)
     }
 
+    /// A new admin API key for the tenant. The key itself is returned once and never
+    /// stored.
+    pub async fn create_api_key(&self, tenant: &TenantId) -> Result<String, TenantError> {
+        let key = generate_key("sk_");
+        self.store.create_api_key(tenant, &hash_api_key(&key), &key_prefix(&key)).await?;
+        Ok(key)
+    }
+
+    /// The tenant of a live API key; unknown, revoked and malformed keys are all
+    /// `Unauthorized`.
+    pub async fn resolve_api_key(&self, key: &str) -> Result<TenantId, TenantError> {
+        if !key.starts_with("sk_") || key.len() > 128 {
+            return Err(TenantError::Unauthorized);
+        }
+        self.store.tenant_by_api_key(&hash_api_key(key)).await?.ok_or(TenantError::Unauthorized)
+    }
+
     /// The live deployment of a key; unknown and revoked keys are both `Unauthorized`.
     pub async fn resolve_key(&self, key: &str) -> Result<Deployment, TenantError> {
         if !key.starts_with("pk_") || key.len() > 128 {
@@ -84,6 +103,17 @@ impl Tenants {
             _ => Err(TenantError::Unauthorized),
         }
     }
+}
+
+/// The stored form of an API key: SHA-256, hex.
+pub fn hash_api_key(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Shown beside a key in lists: its prefix and first four characters.
+fn key_prefix(key: &str) -> String {
+    key.chars().take(7).collect()
 }
 
 /// `https://Shop.Example:443/` → `https://shop.example`. `None` if it is not an origin.
@@ -147,6 +177,17 @@ mod tests {
         assert!(!origin_allowed(&d, Some("https://evil.example")));
         assert!(!origin_allowed(&d, Some("https://shop.example.evil.example")));
         assert!(!origin_allowed(&d, None));
+    }
+
+    #[test]
+    fn api_keys_are_stored_as_sha256() {
+        let h = hash_api_key("sk_abc");
+        assert_eq!(h.len(), 64);
+        // `printf sk_abc | sha256sum`
+        assert_eq!(h, "7c8d93f8ffb4cdb85b2a4b0c10886a66959da2eb67707b1c54718850a56d158c");
+        assert_ne!(h, hash_api_key("sk_abd"));
+        assert!(!h.contains("abc"));
+        assert_eq!(key_prefix("sk_1234567890"), "sk_1234");
     }
 
     #[test]

@@ -78,3 +78,33 @@ impl From<engine::ports::store::StoreError> for ApiError {
         }
     }
 }
+
+impl From<tenants::TenantError> for ApiError {
+    fn from(e: tenants::TenantError) -> Self {
+        match e {
+            tenants::TenantError::Unauthorized => ApiError::new(ErrorCode::Unauthorized, "unknown or revoked key"),
+            tenants::TenantError::Invalid(m) => ApiError::new(ErrorCode::BadRequest, m),
+            tenants::TenantError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Request bodies and query strings actix could not read, in the contract's error
+/// shape: JSON that does not parse or has the wrong fields is a 400, a body over the
+/// limit a 413.
+pub fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| {
+        use actix_web::error::JsonPayloadError as J;
+        let api = match &err {
+            J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::new(ErrorCode::TooLarge, "the JSON body is too large"),
+            J::ContentType => ApiError::new(ErrorCode::BadRequest, "send JSON with Content-Type: application/json"),
+            other => ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {other}")),
+        };
+        api.into()
+    })
+}
+
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::new(ErrorCode::BadRequest, format!("invalid query string: {err}")).into())
+}

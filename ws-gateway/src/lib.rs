@@ -3,6 +3,7 @@
 //! Architecture invariant: this is the only crate that knows HTTP and WebSocket
 //! frames; it turns them into engine commands and actor messages and back.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;

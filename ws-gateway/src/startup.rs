@@ -10,6 +10,7 @@ use actors::{Conversations, Services};
 use engine::assistant::OfflineAssistant;
 use engine::carts::CartService;
 use engine::catalog::CatalogCache;
+use engine::jobs::{InProcessQueue, Jobs, RetryPolicy};
 use engine::ports::llm::LanguageModel;
 use engine::ports::retriever::Retriever;
 use engine::ports::store::Store;
@@ -34,6 +35,9 @@ pub enum StartupError {
     #[error("cannot seed the demo shop: {0}")]
     Demo(#[from] crate::demo::DemoError),
 }
+
+/// Workers of the in-process job queue: an import and an indexing run side by side.
+pub const JOB_WORKERS: usize = 2;
 
 /// How soon a catalog change (an import, an edit, stock) reaches carts and retrieval.
 pub const CATALOG_STALENESS: std::time::Duration = std::time::Duration::from_millis(250);
@@ -69,18 +73,26 @@ impl Application {
         let catalog = Arc::new(CatalogCache::new(store.clone()).with_max_staleness(CATALOG_STALENESS));
         // Hybrid (vector + keyword) retrieval on qdrant-edge under the data dir; the
         // keyword retriever when the vector store or the embedder cannot be opened.
-        let retriever: Arc<dyn Retriever> = match engine::embed::from_env().await.map_err(|e| e.to_string()).and_then(|embedder| {
+        let hybrid: Option<Arc<HybridRetriever>> = match engine::embed::from_env().await.map_err(|e| e.to_string()).and_then(|embedder| {
             let dir = config.data_dir.join("vectors");
             engine::adapters::qdrant_edge::QdrantEdgeStore::open(&dir, embedder.dim())
                 .map(|store| HybridRetriever::new(catalog.clone(), Arc::new(store), embedder))
                 .map_err(|e| e.to_string())
         }) {
-            Ok(hybrid) => Arc::new(hybrid),
+            Ok(hybrid) => Some(Arc::new(hybrid)),
             Err(e) => {
                 tracing::error!(error = %e, "hybrid retrieval unavailable; using keyword retrieval");
-                Arc::new(KeywordRetriever::new(catalog.clone()))
+                None
             }
         };
+        let retriever: Arc<dyn Retriever> = match &hybrid {
+            Some(h) => h.clone(),
+            None => Arc::new(KeywordRetriever::new(catalog.clone())),
+        };
+        // Background jobs (imports, indexing) on the in-process queue.
+        let jobs = Jobs::new(store.clone(), catalog.clone(), hybrid.clone());
+        jobs.set_queue(InProcessQueue::start(jobs.clone(), JOB_WORKERS, RetryPolicy::default()));
+        jobs.attach_to_retriever();
         if config.groq_api_key.is_some() {
             tracing::warn!("GROQ_API_KEY is set, but this build answers with the offline assistant only");
         }
@@ -89,13 +101,25 @@ impl Application {
             store: store.clone(),
             catalog: catalog.clone(),
             carts: Arc::new(CartService::new(catalog.clone())),
-            retriever,
+            retriever: retriever.clone(),
             model,
             idle_timeout: config.idle_timeout,
         });
+        let services_retriever = retriever;
         let conversations = Conversations::start(services).await?;
         let tenants = Tenants::new(store.clone());
         let demo = if config.demo { Some(crate::demo::seed(store.as_ref(), &tenants).await?) } else { None };
+        // The demo shop answers by meaning from its first message: index it before
+        // serving (a no-op when its index is current, as after a restart).
+        if let (Some(demo), Some(hybrid)) = (&demo, &hybrid) {
+            let indexed = match catalog.get(&demo.tenant_id).await {
+                Ok(snapshot) => hybrid.ensure_indexed(&demo.tenant_id, &snapshot).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = indexed {
+                tracing::warn!(error = %e, "cannot index the demo shop now; searches will ask for it");
+            }
+        }
 
         let listener = TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?.port();
@@ -104,6 +128,8 @@ impl Application {
             store,
             catalog,
             tenants,
+            retriever: services_retriever,
+            jobs,
             conversations,
             session_keys,
             demo,
@@ -114,6 +140,8 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+                .app_data(crate::error::json_config())
+                .app_data(crate::error::query_config())
                 .configure(crate::routes::configure)
                 .default_service(web::to(crate::routes::not_found))
         })

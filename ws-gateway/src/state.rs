@@ -5,6 +5,8 @@ use std::sync::Arc;
 use actors::Conversations;
 use engine::catalog::CatalogCache;
 use engine::domain::TenantId;
+use engine::jobs::Jobs;
+use engine::ports::retriever::Retriever;
 use engine::ports::store::Store;
 use tenants::Tenants;
 
@@ -24,6 +26,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub catalog: Arc<CatalogCache>,
     pub tenants: Tenants,
+    /// The retrieval the assistant uses (admin product search uses it too).
+    pub retriever: Arc<dyn Retriever>,
+    pub jobs: Arc<Jobs>,
     pub conversations: Conversations,
     pub session_keys: SessionKeys,
     pub demo: Option<DemoShop>,

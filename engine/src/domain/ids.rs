@@ -98,6 +98,10 @@ opaque_id!(
     /// A widget deployment of a tenant (its key is separate and revocable).
     DeploymentId, "d_"
 );
+opaque_id!(
+    /// A background job (a catalog import, an indexing run) of a tenant.
+    JobId, "j_"
+);
 
 /// A client-chosen command id: 1 to 64 characters, unique within a conversation.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Debug)]

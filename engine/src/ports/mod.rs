@@ -2,6 +2,7 @@
 //! `crate::adapters` (SQL), `crate::retrieval` and `crate::assistant`.
 
 pub mod embedder;
+pub mod jobs;
 pub mod llm;
 pub mod retriever;
 pub mod store;

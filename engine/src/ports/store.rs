@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Cart, CommandId, ConversationId, Currency, DeploymentId, Order, OrderId, Product, ProductId, Sku,
+    Cart, CommandId, ConversationId, Currency, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku,
     TenantId,
 };
+use crate::ports::jobs::JobRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -157,6 +158,21 @@ pub trait Store: Send + Sync + 'static {
     async fn deployment_by_key(&self, key: &str) -> StoreResult<Option<Deployment>>;
     async fn list_deployments(&self, tenant: &TenantId) -> StoreResult<Vec<Deployment>>;
     async fn revoke_deployment(&self, tenant: &TenantId, id: &DeploymentId) -> StoreResult<()>;
+
+    // --- tenant admin API keys -----------------------------------------------------
+    /// Records a `sk_…` key by its SHA-256 (hex); `prefix` is its first characters,
+    /// kept to tell keys apart in a list.
+    async fn create_api_key(&self, tenant: &TenantId, key_hash: &str, prefix: &str) -> StoreResult<()>;
+    /// The tenant of a live key, by the key's hash. Like `deployment_by_key`, this is
+    /// how a tenant is found in the first place, so it is not scoped by one.
+    async fn tenant_by_api_key(&self, key_hash: &str) -> StoreResult<Option<TenantId>>;
+
+    // --- background jobs -----------------------------------------------------------
+    async fn create_job(&self, job: &JobRecord) -> StoreResult<()>;
+    /// Writes the job's status, counts, errors and detail (`NotFound` if the tenant
+    /// has no such job).
+    async fn save_job(&self, job: &JobRecord) -> StoreResult<()>;
+    async fn get_job(&self, tenant: &TenantId, id: &JobId) -> StoreResult<Option<JobRecord>>;
 
     // --- catalog -----------------------------------------------------------------
     /// Inserts or, when the tenant already has a product with this SKU, updates it

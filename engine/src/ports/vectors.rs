@@ -98,10 +98,14 @@ pub struct VectorHit {
 
 /// What a tenant's vectors were built from, kept with them so a retriever knows when
 /// to re-index (a new catalog version, another embedding model).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexState {
     pub catalog_version: i64,
     pub embedder: String,
+    /// Product id to the content hash of the points written for it, so that an
+    /// unchanged product is never embedded again (a re-import, an edit elsewhere).
+    #[serde(default)]
+    pub hashes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]

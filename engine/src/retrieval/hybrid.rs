@@ -6,9 +6,12 @@
 //! hoodies) while vectors alone blur exact words (a model number, a brand); fusing
 //! both ranks beats either (see `loadtests/RETRIEVAL.md`).
 //!
-//! Indexing: a tenant's catalog is (re)indexed on the first search after its snapshot
-//! version changes, or when the embedding model changed; synchronously for now (the
-//! indexing job comes later). One point per variant group: the variants sharing a
+//! Indexing (`index_catalog`): only products whose content hash changed are embedded
+//! again; products gone from the catalog lose their points; a change of embedding
+//! model starts over. In the server, indexing runs as a job (`crate::jobs`) and a
+//! search that finds the index behind answers at once by keyword, fused with the last
+//! index; without a job system (`set_index_requests` never called) a search indexes
+//! first. One point per variant group: the variants sharing a
 //! colour (or the first option when there is no colour), so "red, in stock, under
 //! $50" is checked against one group's facts. The store's filters pre-select; the
 //! exact rule of `SearchFilters` (one variant meets every condition) is then checked
@@ -24,6 +27,7 @@ use crate::domain::{Product, ProductId, TenantId, Variant};
 use crate::ports::embedder::{EmbedError, Embedder};
 use crate::ports::retriever::{RetrievalError, Retriever, SearchFilters, SearchHit, SearchQuery};
 use crate::ports::vectors::{Facets, IndexState, ProductPoint, QueryMode, VectorError, VectorFilter, VectorQuery, VectorStore};
+use crate::retrieval::KeywordRetriever;
 
 /// Products per embedding call while indexing.
 const EMBED_BATCH: usize = 256;
@@ -188,6 +192,40 @@ pub fn passes(p: &Product, f: &SearchFilters) -> bool {
     })
 }
 
+/// Asks for a tenant's index to be brought up to date in the background (the job
+/// system does; see `crate::jobs`). Called by searches that find the index behind.
+pub trait IndexRequests: Send + Sync + 'static {
+    fn request(&self, tenant: &TenantId);
+}
+
+/// What an indexing run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexReport {
+    /// Products embedded and written (new or changed).
+    pub embedded: usize,
+    /// Products whose points were already right (same content hash).
+    pub unchanged: usize,
+    /// Products whose points were removed (gone from the catalog).
+    pub removed: usize,
+    /// Points written.
+    pub points: usize,
+}
+
+/// The content hash of a product's points: what they are made of (texts, facets,
+/// groups). Equal hashes mean re-embedding would write the same points.
+pub fn content_hash(docs: &[GroupDoc]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for d in docs {
+        for part in [d.group.as_str(), d.dense_text.as_str(), d.keyword_text.as_str()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(format!("{:?}", d.facets).as_bytes());
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
 pub struct HybridRetriever {
     cache: Arc<CatalogCache>,
     store: Arc<dyn VectorStore>,
@@ -196,45 +234,144 @@ pub struct HybridRetriever {
     indexed: Mutex<HashMap<TenantId, i64>>,
     /// One indexing at a time (it is CPU-bound anyway).
     indexing: tokio::sync::Mutex<()>,
+    /// Where searches ask for indexing; unset, a search indexes before it answers.
+    requests: std::sync::OnceLock<Arc<dyn IndexRequests>>,
+    /// Answers (fused with the last index, if any) while the index is behind.
+    keyword: KeywordRetriever,
 }
 
 impl HybridRetriever {
     pub fn new(cache: Arc<CatalogCache>, store: Arc<dyn VectorStore>, embedder: Arc<dyn Embedder>) -> Self {
-        Self { cache, store, embedder, indexed: Mutex::new(HashMap::new()), indexing: tokio::sync::Mutex::new(()) }
+        Self {
+            keyword: KeywordRetriever::new(cache.clone()),
+            cache,
+            store,
+            embedder,
+            indexed: Mutex::new(HashMap::new()),
+            indexing: tokio::sync::Mutex::new(()),
+            requests: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// From now on, a search that finds the index behind asks `requests` to index and
+    /// answers at once: by keyword, fused with the vectors of the last index. (Set
+    /// once; later calls are ignored.)
+    pub fn set_index_requests(&self, requests: Arc<dyn IndexRequests>) {
+        let _ = self.requests.set(requests);
+    }
+
+    pub fn embedder_name(&self) -> &str {
+        self.embedder.name()
     }
 
     fn known(&self, tenant: &TenantId) -> Option<i64> {
         self.indexed.lock().ok().and_then(|m| m.get(tenant).copied())
     }
 
+    fn mark_known(&self, tenant: &TenantId, version: i64) {
+        if let Ok(mut m) = self.indexed.lock() {
+            m.insert(tenant.clone(), version);
+        }
+    }
+
     /// Makes sure the store holds `snapshot` embedded by this retriever's embedder.
-    pub async fn ensure_indexed(&self, tenant: &TenantId, snapshot: &CatalogSnapshot) -> Result<(), RetrievalError> {
+    pub async fn ensure_indexed(&self, tenant: &TenantId, snapshot: &CatalogSnapshot) -> Result<IndexReport, RetrievalError> {
+        self.index_catalog(tenant, snapshot, |_, _| {}).await
+    }
+
+    /// Brings the tenant's points up to `snapshot`: embeds only the products whose
+    /// content hash changed (or all, after a change of embedding model), removes the
+    /// points of products that are gone, in batches, calling `progress(done, total)`
+    /// (products embedded so far, products to embed) after each. Nothing is lost when
+    /// it fails half-way: the hashes are saved only at the end, so a retry embeds
+    /// again whatever was not recorded.
+    pub async fn index_catalog(
+        &self,
+        tenant: &TenantId,
+        snapshot: &CatalogSnapshot,
+        mut progress: impl FnMut(usize, usize) + Send,
+    ) -> Result<IndexReport, RetrievalError> {
         if self.known(tenant) == Some(snapshot.version) {
-            return Ok(());
+            return Ok(IndexReport { unchanged: snapshot.len(), ..IndexReport::default() });
         }
         let _one_at_a_time = self.indexing.lock().await;
         if self.known(tenant) == Some(snapshot.version) {
-            return Ok(());
+            return Ok(IndexReport { unchanged: snapshot.len(), ..IndexReport::default() });
         }
-        let want = IndexState { catalog_version: snapshot.version, embedder: self.embedder.name().to_string() };
+        let started = std::time::Instant::now();
+        let embedder = self.embedder.name().to_string();
         let state = self.store.index_state(tenant).await?;
-        if state.as_ref() != Some(&want) {
-            // Points of a newer version (a catalog restored to an older one) or of
-            // another model would survive `delete_older_than`: clear them first.
-            if state.as_ref().is_some_and(|s| s.catalog_version >= snapshot.version || s.embedder != want.embedder) {
+        if state.as_ref().is_some_and(|s| s.catalog_version == snapshot.version && s.embedder == embedder) {
+            self.mark_known(tenant, snapshot.version);
+            return Ok(IndexReport { unchanged: snapshot.len(), ..IndexReport::default() });
+        }
+        let mut old = match state {
+            Some(s) if s.embedder == embedder => s.hashes,
+            // Another model's vectors (or points from before hashes were kept): start over.
+            _ => {
                 self.store.delete_older_than(tenant, i64::MAX).await?;
+                Default::default()
             }
-            let started = std::time::Instant::now();
-            let points =
-                index_products(self.store.as_ref(), self.embedder.as_ref(), tenant, &snapshot.products, snapshot.version).await?;
-            self.store.set_index_state(tenant, &want).await?;
-            tracing::info!(%tenant, version = snapshot.version, products = snapshot.len(), points,
-                embedder = self.embedder.name(), ms = started.elapsed().as_millis() as u64, "catalog indexed for hybrid search");
+        };
+        let mut hashes = std::collections::BTreeMap::new();
+        let mut changed: Vec<(&Arc<Product>, Vec<GroupDoc>)> = Vec::new();
+        for p in snapshot.products.iter() {
+            let docs = group_docs(p);
+            let hash = content_hash(&docs);
+            let id = p.id.to_string();
+            if old.remove(&id).as_deref() != Some(hash.as_str()) {
+                changed.push((p, docs));
+            }
+            hashes.insert(id, hash);
         }
-        if let Ok(mut m) = self.indexed.lock() {
-            m.insert(tenant.clone(), snapshot.version);
+        // What is left in `old` is gone from the catalog; a changed product may have
+        // lost a variant group, so its old points go too before the new are written.
+        let mut stale: Vec<String> = old.into_keys().collect();
+        let report_removed = stale.len();
+        stale.extend(changed.iter().map(|(p, _)| p.id.to_string()));
+        if !stale.is_empty() {
+            self.store.delete_products(tenant, &stale).await?;
         }
-        Ok(())
+        let total = changed.len();
+        progress(0, total);
+        let mut report = IndexReport { unchanged: snapshot.len() - total, removed: report_removed, ..IndexReport::default() };
+        let mut batch: Vec<(&Product, GroupDoc)> = Vec::new();
+        let mut in_batch = 0;
+        let mut it = changed.into_iter().peekable();
+        while let Some((p, docs)) = it.next() {
+            batch.extend(docs.into_iter().map(|d| (p.as_ref(), d)));
+            in_batch += 1;
+            if batch.len() >= EMBED_BATCH || it.peek().is_none() {
+                let texts: Vec<String> = batch.iter().map(|(_, d)| d.dense_text.clone()).collect();
+                let vectors = self.embedder.embed(&texts).await?;
+                let points: Vec<ProductPoint> = batch
+                    .drain(..)
+                    .zip(vectors)
+                    .map(|((p, d), dense)| ProductPoint {
+                        product_id: p.id.to_string(),
+                        group: d.group,
+                        dense,
+                        text: d.keyword_text,
+                        facets: d.facets,
+                        catalog_version: snapshot.version,
+                    })
+                    .collect();
+                report.points += points.len();
+                self.store.upsert(tenant, points).await?;
+                report.embedded += in_batch;
+                in_batch = 0;
+                progress(report.embedded, total);
+            }
+        }
+        if report.embedded > 0 || report.removed > 0 {
+            self.store.optimize(tenant).await?;
+        }
+        self.store.set_index_state(tenant, &IndexState { catalog_version: snapshot.version, embedder, hashes }).await?;
+        self.mark_known(tenant, snapshot.version);
+        tracing::info!(%tenant, version = snapshot.version, products = snapshot.len(), embedded = report.embedded,
+            removed = report.removed, points = report.points, embedder = self.embedder.name(),
+            ms = started.elapsed().as_millis() as u64, "catalog indexed for hybrid search");
+        Ok(report)
     }
 
     /// Hits for a snapshot already indexed.
@@ -270,7 +407,51 @@ impl HybridRetriever {
 impl Retriever for HybridRetriever {
     async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Vec<SearchHit>, RetrievalError> {
         let snapshot = self.cache.get(tenant).await?;
-        self.ensure_indexed(tenant, &snapshot).await?;
-        self.search_in(tenant, &snapshot, query).await
+        if self.known(tenant) == Some(snapshot.version) {
+            return self.search_in(tenant, &snapshot, query).await;
+        }
+        let Some(requests) = self.requests.get() else {
+            self.ensure_indexed(tenant, &snapshot).await?;
+            return self.search_in(tenant, &snapshot, query).await;
+        };
+        let state = self.store.index_state(tenant).await?;
+        let same_model = state.as_ref().is_some_and(|s| s.embedder == self.embedder.name());
+        if same_model && state.as_ref().is_some_and(|s| s.catalog_version == snapshot.version) {
+            self.mark_known(tenant, snapshot.version);
+            return self.search_in(tenant, &snapshot, query).await;
+        }
+        // Behind: have it indexed, and answer now. New and changed products are found
+        // by keyword at once; the last index still knows the rest by meaning (its hits
+        // are checked against the current snapshot, so nothing deleted comes back).
+        requests.request(tenant);
+        let keyword = self.keyword.search(tenant, query).await?;
+        if !same_model || query.text.trim().is_empty() {
+            return Ok(keyword);
+        }
+        let vectors = self.search_in(tenant, &snapshot, query).await?;
+        let limit = if query.limit == 0 { DEFAULT_LIMIT } else { query.limit };
+        // Keyword first: it is the list that knows every current product, so it wins ties.
+        Ok(fuse(&[keyword, vectors], limit))
     }
+}
+
+/// Reciprocal-rank fusion of ranked lists of hits (k = 60), each product once; ties
+/// keep the order of `lists`.
+fn fuse(lists: &[Vec<SearchHit>], limit: usize) -> Vec<SearchHit> {
+    const K: f32 = 60.0;
+    let mut scores: Vec<(SearchHit, f32)> = Vec::new();
+    for list in lists {
+        for (rank, hit) in list.iter().enumerate() {
+            let add = 1.0 / (K + rank as f32 + 1.0);
+            match scores.iter_mut().find(|(h, _)| h.product.id == hit.product.id) {
+                Some((_, s)) => *s += add,
+                None => scores.push((hit.clone(), add)),
+            }
+        }
+    }
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scores.into_iter().take(limit).map(|(mut h, s)| {
+        h.score = s;
+        h
+    }).collect()
 }

@@ -121,7 +121,7 @@ async fn transformer_finds_hoodies_for_sweatshirt_and_fitness_gear_for_yoga() {
 
 /// What the fake embeddings server does with one request.
 #[derive(Clone, Copy, Debug)]
-enum Reply {
+pub(crate) enum Reply {
     Good,
     RateLimited,
     ServerError,
@@ -132,12 +132,12 @@ enum Reply {
 /// 127.0.0.1: it answers requests with `script` in order (then `Good`), and records
 /// every input list it received. Good vectors are `[len, 1, 0, 0]`-like: 4 numbers
 /// derived from the text, returned in reverse order with their `index`.
-struct FakeServer {
-    base_url: String,
-    requests: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+pub(crate) struct FakeServer {
+    pub(crate) base_url: String,
+    pub(crate) requests: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
 }
 
-async fn fake_server(script: Vec<Reply>) -> FakeServer {
+pub(crate) async fn fake_server(script: Vec<Reply>) -> FakeServer {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
@@ -208,7 +208,7 @@ fn fake_vector(text: &str) -> Vec<f32> {
     vec![text.len() as f32 + 1.0, 1.0, text.chars().filter(|c| *c == 'o').count() as f32, 0.5]
 }
 
-fn openai_config(base_url: &str, attempts: u32) -> OpenAiConfig {
+pub(crate) fn openai_config(base_url: &str, attempts: u32) -> OpenAiConfig {
     let mut config = OpenAiConfig::new(base_url, Some("test-key".into()), "fake-embed");
     config.max_attempts = attempts;
     config.initial_backoff = std::time::Duration::from_millis(5);

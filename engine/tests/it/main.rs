@@ -4,6 +4,7 @@ mod cart_props;
 mod dialogues;
 mod embed;
 mod import;
+mod jobs;
 mod retrieval;
 mod store;
 mod support;

@@ -53,7 +53,52 @@ store_tests!(
     concurrent_checkouts_never_oversell,
     concurrent_upserts_of_one_sku_make_one_product,
     catalog_writes_and_checkouts_interleave_without_deadlock,
+    api_keys_find_their_tenant_by_hash,
+    jobs_round_trip_and_stay_with_their_tenant,
 );
+
+async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
+    let a = seed_tenant(store.as_ref(), "A").await;
+    let b = seed_tenant(store.as_ref(), "B").await;
+    store.create_api_key(&a, "hash-of-a", "sk_aaaa").await.unwrap();
+    store.create_api_key(&b, "hash-of-b", "sk_bbbb").await.unwrap();
+    assert_eq!(store.tenant_by_api_key("hash-of-a").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.tenant_by_api_key("hash-of-b").await.unwrap(), Some(b));
+    assert_eq!(store.tenant_by_api_key("hash-of-c").await.unwrap(), None);
+    assert!(matches!(store.create_api_key(&a, "hash-of-b", "sk_bbbb").await, Err(StoreError::Conflict(_))));
+    let ghost = TenantId::generate();
+    assert!(store.create_api_key(&ghost, "hash-of-ghost", "sk_gggg").await.is_err(), "a key needs its tenant");
+}
+
+async fn jobs_round_trip_and_stay_with_their_tenant(store: Arc<dyn Store>) {
+    use engine::ports::jobs::{JobKind, JobLineError, JobRecord, JobStatus};
+    let a = seed_tenant(store.as_ref(), "A").await;
+    let b = seed_tenant(store.as_ref(), "B").await;
+    let mut job = JobRecord::queued(&a, JobKind::Import);
+    job.created_at = now_ms();
+    job.updated_at = job.created_at;
+    store.create_job(&job).await.unwrap();
+    assert_eq!(store.get_job(&a, &job.id).await.unwrap().as_ref(), Some(&job));
+    assert_eq!(store.get_job(&b, &job.id).await.unwrap(), None, "another tenant's job is not found");
+
+    job.status = JobStatus::Done;
+    job.imported = 41;
+    job.total = 42;
+    job.done = 42;
+    job.attempts = 2;
+    job.errors = vec![JobLineError { line: 7, message: "price is not a number: \"abc\"".into() }];
+    job.detail = r#"{"index_job_id":"j_x"}"#.into();
+    job.updated_at = now_ms();
+    store.save_job(&job).await.unwrap();
+    assert_eq!(store.get_job(&a, &job.id).await.unwrap().as_ref(), Some(&job));
+
+    // Saving as another tenant changes nothing and is not found.
+    let mut theirs = job.clone();
+    theirs.tenant_id = b.clone();
+    theirs.status = JobStatus::Failed;
+    assert!(matches!(store.save_job(&theirs).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_job(&a, &job.id).await.unwrap().map(|j| j.status), Some(JobStatus::Done));
+}
 
 fn cmd(s: &str) -> CommandId {
     CommandId::parse(s).expect("command id")

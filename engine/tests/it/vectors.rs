@@ -212,7 +212,7 @@ async fn check_versions_and_state(store: Arc<dyn VectorStore>) {
     assert_eq!(store.count(&t).await.unwrap(), 5);
     store.delete_products(&t, &["p_trail".into()]).await.unwrap();
     assert_eq!(store.count(&t).await.unwrap(), 3);
-    let state = IndexState { catalog_version: 2, embedder: "test-embedder".into() };
+    let state = IndexState { catalog_version: 2, embedder: "test-embedder".into(), ..Default::default() };
     store.set_index_state(&t, &state).await.unwrap();
     assert_eq!(store.index_state(&t).await.unwrap(), Some(state));
 }
@@ -260,7 +260,7 @@ async fn edge_points_survive_a_reopen() {
     {
         let store = QdrantEdgeStore::open(dir.path(), DIM).unwrap();
         store.upsert(&t, shop()).await.unwrap();
-        store.set_index_state(&t, &IndexState { catalog_version: 7, embedder: "e".into() }).await.unwrap();
+        store.set_index_state(&t, &IndexState { catalog_version: 7, embedder: "e".into(), ..Default::default() }).await.unwrap();
     }
     let store = QdrantEdgeStore::open(dir.path(), DIM).unwrap();
     assert_eq!(store.count(&t).await.unwrap(), 6);

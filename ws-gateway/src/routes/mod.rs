@@ -1,5 +1,8 @@
 //! HTTP routes. Every handler is thin: parse, call the engine or an actor, answer.
 
+pub mod admin;
+pub mod platform;
+
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -13,7 +16,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .route("/v1/demo", web::get().to(demo))
-        .route("/v1/ws", web::get().to(crate::ws::upgrade));
+        .route("/v1/ws", web::get().to(crate::ws::upgrade))
+        .configure(platform::configure)
+        .configure(admin::configure);
 }
 
 async fn index(state: web::Data<AppState>) -> HttpResponse {

@@ -178,6 +178,86 @@ macro_rules! impl_store {
                 found(done.rows_affected())
             }
 
+            // --- tenant admin API keys -------------------------------------------------
+
+            async fn create_api_key(&self, tenant: &TenantId, key_hash: &str, prefix: &str) -> StoreResult<()> {
+                sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, prefix, revoked, created_at) VALUES ($1, $2, $3, FALSE, $4)")
+                    .bind(key_hash)
+                    .bind(tenant.as_str())
+                    .bind(prefix)
+                    .bind(millis(&Utc::now()))
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn tenant_by_api_key(&self, key_hash: &str) -> StoreResult<Option<TenantId>> {
+                let tenant: Option<String> =
+                    sqlx::query_scalar("SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked = FALSE")
+                        .bind(key_hash)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                tenant.map(|t| TenantId::parse(t).map_err(|e| corrupt("api key tenant id", e))).transpose()
+            }
+
+            // --- background jobs ----------------------------------------------------------
+
+            async fn create_job(&self, job: &JobRecord) -> StoreResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(job.id.as_str())
+                .bind(job.tenant_id.as_str())
+                .bind(job.kind.as_str())
+                .bind(job.status.as_str())
+                .bind(job.imported)
+                .bind(job.total)
+                .bind(job.done)
+                .bind(job.attempts)
+                .bind(to_json(&job.errors)?)
+                .bind(&job.detail)
+                .bind(millis(&job.created_at))
+                .bind(millis(&job.updated_at))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn save_job(&self, job: &JobRecord) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET status = $3, imported = $4, total = $5, done = $6, attempts = $7, errors = $8, \
+                     detail = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(job.tenant_id.as_str())
+                .bind(job.id.as_str())
+                .bind(job.status.as_str())
+                .bind(job.imported)
+                .bind(job.total)
+                .bind(job.done)
+                .bind(job.attempts)
+                .bind(to_json(&job.errors)?)
+                .bind(&job.detail)
+                .bind(millis(&job.updated_at))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+                found(done.rows_affected())
+            }
+
+            async fn get_job(&self, tenant: &TenantId, id: &JobId) -> StoreResult<Option<JobRecord>> {
+                sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2"))
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(JobRow::into_domain)
+                    .transpose()
+            }
+
             // --- catalog ----------------------------------------------------------------
 
             async fn upsert_product(&self, product: &mut Product) -> StoreResult<Upserted> {

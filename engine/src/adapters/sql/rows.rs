@@ -13,9 +13,10 @@ use serde::de::DeserializeOwned;
 use sqlx::FromRow;
 
 use crate::domain::{
-    CartLine, ConversationId, Currency, DeploymentId, Order, OrderId, Product, ProductId, Sku, TenantId, Variant,
-    VariantId,
+    CartLine, ConversationId, Currency, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku, TenantId,
+    Variant, VariantId,
 };
+use crate::ports::jobs::{JobKind, JobLineError, JobRecord, JobStatus};
 use crate::ports::store::{
     ConversationRecord, Deployment, Role, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage,
@@ -308,4 +309,42 @@ pub(super) fn assemble_orders(rows: Vec<OrderLineJoinRow>) -> StoreResult<Vec<Or
         });
     }
     Ok(out)
+}
+
+#[derive(FromRow)]
+pub(super) struct JobRow {
+    id: String,
+    tenant_id: String,
+    kind: String,
+    status: String,
+    imported: i64,
+    total: i64,
+    done: i64,
+    attempts: i64,
+    errors: String,
+    detail: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+pub(super) const JOB_COLUMNS: &str =
+    "id, tenant_id, kind, status, imported, total, done, attempts, errors, detail, created_at, updated_at";
+
+impl JobRow {
+    pub(super) fn into_domain(self) -> StoreResult<JobRecord> {
+        Ok(JobRecord {
+            id: id("job id", JobId::parse, self.id)?,
+            tenant_id: id("job tenant id", TenantId::parse, self.tenant_id)?,
+            kind: JobKind::parse(&self.kind).ok_or_else(|| corrupt("job kind", &self.kind))?,
+            status: JobStatus::parse(&self.status).ok_or_else(|| corrupt("job status", &self.status))?,
+            imported: self.imported,
+            total: self.total,
+            done: self.done,
+            attempts: self.attempts,
+            errors: from_json::<Vec<JobLineError>>("job errors", &self.errors)?,
+            detail: self.detail,
+            created_at: time("job created_at", self.created_at)?,
+            updated_at: time("job updated_at", self.updated_at)?,
+        })
+    }
 }

@@ -1,0 +1,89 @@
+//! Who is calling the HTTP API: extractors that turn an `Authorization: Bearer …`
+//! header into a tenant (an `sk_…` API key) or the operator (`AISLE_PLATFORM_TOKEN`).
+//! A handler that takes one of them cannot run for a caller without it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use engine::domain::TenantId;
+use engine::events::ErrorCode;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The tenant whose admin API key came with the request.
+#[derive(Clone, Debug)]
+pub struct AdminTenant(pub TenantId);
+
+/// The request carries the operator's platform token.
+#[derive(Clone, Copy, Debug)]
+pub struct PlatformOperator;
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, message)
+}
+
+impl FromRequest for AdminTenant {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::new(ErrorCode::Internal, "no application state"))?;
+            let token = token.ok_or_else(|| unauthorized("send the tenant's API key as `Authorization: Bearer sk_…`"))?;
+            match state.tenants.resolve_api_key(&token).await {
+                Ok(tenant) => Ok(AdminTenant(tenant)),
+                Err(tenants::TenantError::Unauthorized) => Err(unauthorized("unknown or revoked API key")),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+}
+
+impl FromRequest for PlatformOperator {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let expected = req.app_data::<web::Data<AppState>>().and_then(|s| s.config.platform_token.as_ref().map(|t| t.expose().to_string()));
+        std::future::ready(match (expected, bearer(req)) {
+            // Without a platform token configured, the operator API does not exist.
+            (None, _) => Err(ApiError::not_found()),
+            (Some(want), Some(got)) if same_secret(&want, &got) => Ok(PlatformOperator),
+            _ => Err(unauthorized("send the platform token as `Authorization: Bearer …`")),
+        })
+    }
+}
+
+/// Compares two secrets by their SHA-256, so the time taken says nothing about how
+/// much of a guess was right.
+fn same_secret(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        let req = TestRequest::default().insert_header(("Authorization", "bearer  sk_abc ")).to_http_request();
+        assert_eq!(bearer(&req).as_deref(), Some("sk_abc"));
+        let req = TestRequest::default().insert_header(("Authorization", "Basic abc")).to_http_request();
+        assert_eq!(bearer(&req), None);
+        let req = TestRequest::default().insert_header(("Authorization", "Bearer ")).to_http_request();
+        assert_eq!(bearer(&req), None);
+        assert!(same_secret("x", "x") && !same_secret("x", "y"));
+    }
+}
