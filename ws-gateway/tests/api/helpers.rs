@@ -18,6 +18,9 @@ use ws_gateway::state::{AppState, DemoShop};
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// The operator token test apps run with (see `Options::platform_api`).
+pub const PLATFORM_TOKEN: &str = "test-platform-token-0123456789";
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Db {
     Sqlite,
@@ -35,11 +38,13 @@ pub struct Options {
     pub db: Db,
     pub idle_timeout: Duration,
     pub hello_timeout: Duration,
+    /// Whether `AISLE_PLATFORM_TOKEN` is set (to `PLATFORM_TOKEN`).
+    pub platform_api: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { db: Db::Sqlite, idle_timeout: Duration::from_secs(300), hello_timeout: Duration::from_secs(10) }
+        Self { db: Db::Sqlite, idle_timeout: Duration::from_secs(300), hello_timeout: Duration::from_secs(10), platform_api: true }
     }
 }
 
@@ -59,6 +64,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         demo: true,
         idle_timeout: opts.idle_timeout,
         hello_timeout: opts.hello_timeout,
+        platform_token: opts.platform_api.then(|| ws_gateway::config::Secret::new(PLATFORM_TOKEN)),
         ..Config::default()
     };
     let app = match opts.db {

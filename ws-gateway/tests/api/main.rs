@@ -1,6 +1,7 @@
 //! Black-box tests of the `aisle` server: the real app on port 0, real SQLite (and
 //! PostgreSQL where marked), driven over real WebSockets. One binary for link time.
 
+mod admin;
 mod binary;
 mod browser;
 mod chat;

@@ -1,0 +1,285 @@
+//! The platform and tenant admin HTTP API (contract §2) over real HTTP: tenants and
+//! their API keys, catalog import as a job, jobs, products listed and searched —
+//! with every refusal: no or wrong credentials, another tenant's resources (404),
+//! malformed bodies, oversized files, bad limits and cursors.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, Options, PLATFORM_TOKEN, TestApp, spawn_app, spawn_app_with};
+
+const HEADER: &str = "sku,title,description,category,price,currency,stock,image_url,tags";
+
+struct Http {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Http {
+    fn of(app: &TestApp) -> Self {
+        Self { base: format!("http://127.0.0.1:{}", app.port), client: reqwest::Client::new() }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        self.send(req).await
+    }
+
+    async fn create_tenant(&self, name: &str) -> (String, String) {
+        let (status, body) = self
+            .send(self.client.post(format!("{}/v1/platform/tenants", self.base)).bearer_auth(PLATFORM_TOKEN).json(&json!({"name": name, "plan": "pro"})))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (body["tenant_id"].as_str().unwrap().to_string(), body["api_key"].as_str().unwrap().to_string())
+    }
+
+    async fn import(&self, key: &str, csv: String) -> (u16, Value) {
+        self.send(self.client.post(format!("{}/v1/admin/catalog/import", self.base)).bearer_auth(key).header("Content-Type", "text/csv").body(csv))
+            .await
+    }
+
+    /// Polls a job until it has finished.
+    async fn finished(&self, key: &str, job_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, job) = self.get(&format!("/v1/admin/jobs/{job_id}"), Some(key)).await;
+            assert_eq!(status, 200, "{job}");
+            if job["status"] == "done" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job still {job}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["error"]["code"], want_code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap().to_string()).collect()
+}
+
+fn catalog(rows: &[&str]) -> String {
+    format!("{HEADER}\n{}\n", rows.join("\n"))
+}
+
+const KAYAK: &str = "KAYAK-1,Inflatable Kayak,A two-person kayak for rivers and lakes.,Outdoor/Boats,299.00,USD,4,,water|paddle";
+const TENT: &str = "TENT-2,Trail Tent,A light tent for two hikers.,Outdoor/Camping,149.50,USD,7,,camping";
+const LAMP: &str = "LAMP-3,Camp Lantern,A rechargeable LED lantern.,Outdoor/Camping,24.99,USD,30,,light";
+const BAD: &str = "BAD-4,Broken Row,No price here.,Outdoor,not-a-price,USD,1,,";
+
+#[tokio::test]
+async fn the_platform_api_creates_tenants_with_a_key_shown_once() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let url = format!("{}/v1/platform/tenants", http.base);
+    let (s, b) = http.send(http.client.post(&url).json(&json!({"name": "Acme"}))).await;
+    assert_error(s, &b, 401, "unauthorized");
+    let (s, b) = http.send(http.client.post(&url).bearer_auth("wrong").json(&json!({"name": "Acme"}))).await;
+    assert_error(s, &b, 401, "unauthorized");
+    let (s, b) = http.send(http.client.post(&url).bearer_auth(PLATFORM_TOKEN).header("Content-Type", "application/json").body("{\"name\":")).await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, b) = http.send(http.client.post(&url).bearer_auth(PLATFORM_TOKEN).json(&json!({"name": "  "}))).await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, b) = http.send(http.client.post(&url).bearer_auth(PLATFORM_TOKEN).json(&json!({"name": "Acme", "plan": "platinum"}))).await;
+    assert_error(s, &b, 400, "bad_request");
+
+    let (tenant_id, key) = http.create_tenant("Acme").await;
+    assert!(tenant_id.starts_with("t_") && key.starts_with("sk_") && key.len() >= 35, "{tenant_id} {key}");
+    let (s, me) = http.get("/v1/admin/tenant", Some(&key)).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me, json!({"id": tenant_id, "name": "Acme", "plan": "pro", "status": "active"}));
+    // Only the key's hash is kept.
+    let conn_hash = tenants::hash_api_key(&key);
+    assert_eq!(app.store().tenant_by_api_key(&key).await.unwrap(), None, "the key itself is not stored");
+    assert_eq!(app.store().tenant_by_api_key(&conn_hash).await.unwrap().map(|t| t.to_string()), Some(tenant_id));
+}
+
+#[tokio::test]
+async fn the_platform_api_is_off_without_its_token() {
+    let app = spawn_app_with(Options { platform_api: false, ..Options::default() }).await;
+    let http = Http::of(&app);
+    let (s, b) = http.send(http.client.post(format!("{}/v1/platform/tenants", http.base)).bearer_auth(PLATFORM_TOKEN).json(&json!({"name": "Acme"}))).await;
+    assert_error(s, &b, 404, "not_found");
+}
+
+#[tokio::test]
+async fn admin_calls_need_a_live_api_key() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    for key in [None, Some("sk_not-a-real-key"), Some(app.demo.deployment_key.as_str()), Some("")] {
+        let (s, b) = http.get("/v1/admin/products", key).await;
+        assert_error(s, &b, 401, "unauthorized");
+    }
+    let (s, b) = http.send(http.client.get(format!("{}/v1/admin/tenant", http.base)).header("Authorization", "Basic c2tfeDp5")).await;
+    assert_error(s, &b, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn an_import_runs_as_a_job_that_reports_bad_lines_and_makes_products_searchable() {
+    import_flow(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn an_import_runs_as_a_job_on_postgres_too() {
+    import_flow(spawn_app_with(Options { db: Db::Postgres, ..Options::default() }).await).await;
+}
+
+async fn import_flow(app: TestApp) {
+    let http = Http::of(&app);
+    let (_, key) = http.create_tenant("Outdoors").await;
+    let (s, accepted) = http.import(&key, catalog(&[KAYAK, TENT, BAD, LAMP])).await;
+    assert_eq!(s, 202, "{accepted}");
+    let job_id = accepted["job_id"].as_str().unwrap().to_string();
+    let job = http.finished(&key, &job_id).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["imported"], 3, "{job}");
+    assert_eq!(job["errors"].as_array().unwrap().len(), 1, "{job}");
+    assert_eq!(job["errors"][0]["line"], 4, "{job}");
+    assert!(job["errors"][0]["message"].as_str().unwrap().contains("price"), "{job}");
+
+    // Searchable at once (by keyword), whatever the indexing job is doing.
+    let (s, page) = http.get("/v1/admin/products?q=kayak", Some(&key)).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(titles(&page).first().map(String::as_str), Some("Inflatable Kayak"), "{page}");
+
+    // The indexing job it queued finishes, and then the search goes by meaning too.
+    let index_job = job["detail"]["index_job_id"].as_str().expect("the import names its indexing job").to_string();
+    let index = http.finished(&key, &index_job).await;
+    assert_eq!((index["kind"].as_str(), index["status"].as_str()), (Some("index"), Some("done")), "{index}");
+    assert_eq!(index["detail"]["embedded"], 3, "{index}");
+    let (_, page) = http.get("/v1/admin/products?q=a%20paddle%20boat&limit=2", Some(&key)).await;
+    assert_eq!(titles(&page).first().map(String::as_str), Some("Inflatable Kayak"), "{page}");
+
+    // The PRODUCT shape, by id.
+    let (_, page) = http.get("/v1/admin/products?q=lantern&limit=1", Some(&key)).await;
+    let lantern = page["items"][0].clone();
+    assert_eq!(lantern["price"], json!({"amount_minor": 2499, "currency": "USD"}), "{lantern}");
+    let id = lantern["id"].as_str().unwrap();
+    let (s, one) = http.get(&format!("/v1/admin/products/{id}"), Some(&key)).await;
+    assert_eq!((s, &one), (200, &lantern));
+
+    // Re-importing the same file updates, and embeds nothing again.
+    let (_, again) = http.import(&key, catalog(&[KAYAK, TENT, LAMP])).await;
+    let again = http.finished(&key, again["job_id"].as_str().unwrap()).await;
+    assert_eq!((again["imported"].as_i64(), again["detail"]["updated"].as_i64()), (Some(3), Some(3)), "{again}");
+    let index = http.finished(&key, again["detail"]["index_job_id"].as_str().unwrap()).await;
+    assert_eq!(index["detail"]["embedded"], 0, "{index}");
+
+    // Another tenant sees none of it: 404 for the job and the product, nothing listed.
+    let (_, other) = http.create_tenant("Other").await;
+    let (s, b) = http.get(&format!("/v1/admin/jobs/{job_id}"), Some(&other)).await;
+    assert_error(s, &b, 404, "not_found");
+    let (s, b) = http.get(&format!("/v1/admin/products/{id}"), Some(&other)).await;
+    assert_error(s, &b, 404, "not_found");
+    let (_, page) = http.get("/v1/admin/products?q=kayak", Some(&other)).await;
+    assert_eq!(page["items"], json!([]), "{page}");
+    let (_, page) = http.get("/v1/admin/products", Some(&other)).await;
+    assert_eq!(page, json!({"items": [], "next_cursor": null}));
+    // Nor the demo shop's products.
+    let (_, page) = http.get("/v1/admin/products?q=hoodie", Some(&other)).await;
+    assert_eq!(page["items"], json!([]), "{page}");
+}
+
+#[tokio::test]
+async fn products_page_by_sku_and_search_pages_by_cursor() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let (_, key) = http.create_tenant("Pager").await;
+    let rows: Vec<String> = (0..25).map(|i| format!("SKU-{i:02},Wool Sock {i},Warm socks.,Socks,5.00,USD,3,,")).collect();
+    let (_, job) = http.import(&key, catalog(&rows.iter().map(String::as_str).collect::<Vec<_>>())).await;
+    let job = http.finished(&key, job["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["imported"], 25, "{job}");
+
+    let mut skus = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/products?limit=10&cursor={c}"),
+            None => "/v1/admin/products?limit=10".into(),
+        };
+        let (s, page) = http.get(&path, Some(&key)).await;
+        assert_eq!(s, 200, "{page}");
+        skus.extend(page["items"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..25).map(|i| format!("SKU-{i:02}")).collect();
+    assert_eq!(skus, want, "every product once, by SKU");
+
+    let (_, first) = http.get("/v1/admin/products?q=wool%20sock&limit=20", Some(&key)).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 20);
+    let next = first["next_cursor"].as_str().expect("more hits").to_string();
+    let (_, second) = http.get(&format!("/v1/admin/products?q=wool%20sock&limit=20&cursor={next}"), Some(&key)).await;
+    let mut all = titles(&first);
+    all.extend(titles(&second));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 25, "two pages hold every sock once: {all:?}");
+    assert_eq!(second["next_cursor"], Value::Null);
+
+    for bad in ["limit=0", "limit=101", "limit=ten", "q=sock&cursor=abc", "q=sock&cursor=-1"] {
+        let (s, b) = http.get(&format!("/v1/admin/products?{bad}"), Some(&key)).await;
+        assert_error(s, &b, 400, "bad_request");
+    }
+    let (s, b) = http.get("/v1/admin/products/p_doesnotexist", Some(&key)).await;
+    assert_error(s, &b, 404, "not_found");
+    let (s, b) = http.get("/v1/admin/products/..%2F..%2Fetc", Some(&key)).await;
+    assert_error(s, &b, 404, "not_found");
+    let (s, b) = http.get("/v1/admin/jobs/j_nope", Some(&key)).await;
+    assert_error(s, &b, 404, "not_found");
+}
+
+#[tokio::test]
+async fn bad_imports_are_refused_with_a_clear_error_and_change_nothing() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let (_, key) = http.create_tenant("Careful").await;
+    let url = format!("{}/v1/admin/catalog/import", http.base);
+    let (s, b) = http.send(http.client.post(&url).bearer_auth(&key).header("Content-Type", "application/json").body("{}")).await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, b) = http.import(&key, "  \n".into()).await;
+    assert_error(s, &b, 400, "bad_request");
+    let huge = format!("{HEADER}\n{}", "X,".repeat(9 * 1024 * 1024));
+    let (s, b) = http.import(&key, huge).await;
+    assert_error(s, &b, 413, "too_large");
+    let (s, b) = http.send(http.client.post(&url).header("Content-Type", "text/csv").body(catalog(&[KAYAK]))).await;
+    assert_error(s, &b, 401, "unauthorized");
+
+    // A file in neither format is a job that reports why, importing nothing.
+    let (s, job) = http.import(&key, "name;price\nhat;3\n".into()).await;
+    assert_eq!(s, 202, "{job}");
+    let job = http.finished(&key, job["job_id"].as_str().unwrap()).await;
+    assert_eq!((job["status"].as_str(), job["imported"].as_i64()), (Some("done"), Some(0)), "{job}");
+    assert!(job["errors"][0]["message"].as_str().unwrap().contains("unrecognised header"), "{job}");
+    let (_, page) = http.get("/v1/admin/products", Some(&key)).await;
+    assert_eq!(page["items"], json!([]));
+}
+
+#[tokio::test]
+async fn the_demo_shop_is_searchable_through_the_admin_api_by_meaning() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let key = app.state.tenants.create_api_key(&app.demo.tenant_id).await.unwrap();
+    let (s, page) = http.get("/v1/admin/products?q=sweatshirt&limit=10", Some(&key)).await;
+    assert_eq!(s, 200, "{page}");
+    let hoodies = page["items"].as_array().unwrap().iter().filter(|p| p["category"].as_str().unwrap_or("").contains("Hoodies")).count();
+    assert!(hoodies >= 5, "sweatshirt finds hoodies: {:?}", titles(&page));
+}
