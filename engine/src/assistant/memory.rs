@@ -139,6 +139,14 @@ pub struct Memory {
     /// in XL?"), kept for the add that may follow ("I'll take two in black").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asked: Option<(ProductId, BTreeMap<String, String>)>,
+    /// Products already recommended for ("you might also like"): not again for the
+    /// same product ("add two more").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggested: Vec<ProductId>,
+    /// The last "you might also like" products, in order: what "the second one" means
+    /// when no list was shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<ProductId>,
     /// Only between the rounds of one turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<TurnPlan>,

@@ -11,7 +11,8 @@
 //! lists in `lexicon`) → `targets` / `resolve` (products, cart lines, options,
 //! variants, quantities against the tenant's catalog, indexed once per catalog
 //! version in `index`) → `plan` (the first round: `browse` for product questions,
-//! `cart_ops` for cart requests) → `report` (later rounds: results into words); every
+//! `cart_ops` for cart requests, `suggest` for "goes well with") → `report` (later
+//! rounds: results into words, and "you might also like …" after an add); every
 //! sentence lives in `templates`, and what it keeps between turns in `memory`.
 //!
 //! Architecture invariant: it names only products of `ModelRequest::catalog`, and
@@ -27,6 +28,7 @@ mod phrases;
 mod plan;
 mod report;
 mod resolve;
+mod suggest;
 mod targets;
 pub mod templates;
 mod text;

@@ -182,6 +182,8 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
         last: m.last,
         retry: None,
         asked: m.asked.clone(),
+        suggested: m.suggested.clone(),
+        suggestions: m.suggestions.clone(),
         turn: None,
     });
     if u.greeted {
@@ -282,6 +284,8 @@ async fn dispatch(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
             }
         }
         Intent::ViewCart => cart_ops::view_cart(ctx, clause, plan),
+        // "what goes well with it?", "anything to go with it?", "recommend something".
+        Intent::Browse | Intent::Want if super::suggest::asked(ctx, clause, plan).await => {}
         Intent::Browse if implicit_add(ctx, plan, clause).await => {
             for part in split_products(ctx, clause) {
                 cart_ops::add(ctx, u, &part, plan).await;

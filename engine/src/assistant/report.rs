@@ -77,7 +77,20 @@ pub fn later_round(ctx: &Ctx<'_>, done: &[Done]) -> Plan {
         let summary = t::cart_short(count, Money::new(cart.subtotal_minor, cart.currency));
         plan.steps.insert(tally.summary_at.min(plan.steps.len()), PlanStep::Say(summary));
     }
-    if turn.as_ref().is_some_and(|tp| tp.checkout) {
+    let checking_out = turn.as_ref().is_some_and(|tp| tp.checkout);
+    // "You might also like …": after adds that all went through, unless a question is
+    // waiting for the shopper or the order is about to be placed.
+    let added: Vec<ProductId> = done
+        .iter()
+        .filter_map(|d| match (&d.tool, &d.result) {
+            (Tool::AddToCart(a), Some(ToolResult::Cart { .. })) => Some(a.product_id.clone()),
+            _ => None,
+        })
+        .collect();
+    if !added.is_empty() && !tally.failed && !checking_out && plan.memory.pending.is_empty() {
+        super::suggest::after_add(&mut plan, &added);
+    }
+    if checking_out {
         if !tally.failed && tally.changed && !done.iter().any(|d| matches!(d.tool, Tool::Checkout {})) {
             plan.say(t::checking_out());
             plan.call(Tool::Checkout {});
@@ -96,6 +109,18 @@ fn render<'a>(ctx: &Ctx<'_>, d: &'a Done, report: bool, plan: &mut Plan, tally: 
     match (&d.tool, &d.result) {
         (_, None) => plan.say(t::tool_failed("no answer from the cart")),
         (Tool::ShowProducts { .. }, Some(ToolResult::Products { .. })) => {}
+        (Tool::RecommendProducts { .. }, Some(ToolResult::Products { items })) => {
+            // Suggestions after an add: said, but what "the second one" means stays
+            // the list the shopper was choosing from.
+            let found = super::suggest::found(ctx, items);
+            if report && !found.is_empty() {
+                let titles: Vec<String> = found.iter().map(|p| p.title.clone()).collect();
+                plan.say(t::you_might_like(&titles));
+                plan.memory.suggestions = found.iter().map(|p| p.id.clone()).collect();
+            }
+        }
+        // Suggestions are a courtesy: their failure is not the shopper's concern.
+        (Tool::RecommendProducts { .. }, Some(ToolResult::Error { .. })) => {}
         (Tool::SearchProducts(_), Some(ToolResult::Products { items })) => {
             let ps: Vec<_> = items
                 .iter()
@@ -150,6 +175,7 @@ fn render<'a>(ctx: &Ctx<'_>, d: &'a Done, report: bool, plan: &mut Plan, tally: 
                 .map(|c| Money::new(*total_minor, c))
                 .unwrap_or_else(|_| ctx.money(*total_minor));
             plan.say(t::order_placed(order_id, total));
+            plan.memory.suggested.clear();
             plan.memory.focus_line = None;
             plan.memory.last = None;
         }

@@ -125,7 +125,15 @@ pub async fn product(ctx: &Ctx<'_>, plan: &Plan, clause: &Clause, retrieve: bool
     if let Some(Reference::Position(n)) = clause.reference {
         let by_title = ctx.matches(words, None);
         let ordinal_in_title = by_title.first().is_some_and(|m| m.used.iter().any(|&k| words[k].ord.is_some()));
-        if !ordinal_in_title && let Some(p) = nth(&list, n) {
+        // With no list shown, "the second one" (naming nothing else) is among the
+        // last suggestions; "the watches first" is not.
+        let suggested: Vec<Arc<Product>> = if list.is_empty() && names.is_empty() {
+            plan.memory.suggestions.iter().filter_map(|id| ctx.product(id)).collect()
+        } else {
+            Vec::new()
+        };
+        let among = if list.is_empty() { &suggested } else { &list };
+        if !ordinal_in_title && let Some(p) = nth(among, n) {
             return Target::One(p, HashSet::new(), How::Pointed);
         }
     }

@@ -452,6 +452,37 @@ pub fn checkout_not_done() -> String {
         .into()
 }
 
+/// After an add: a few products that go with it.
+pub fn you_might_like(titles: &[String]) -> String {
+    format!("You might also like {}.", and_list(&with_the(titles), "or"))
+}
+
+/// Asked what goes with `seed` (empty: with the cart).
+pub fn goes_well_with(seed: &str, titles: &[String]) -> String {
+    let what = if seed.is_empty() { "what's in your cart".to_string() } else { format!("the {seed}") };
+    format!(
+        "These go well with {what}: {}. Ask me about any of them, or tell me which one to add.",
+        and_list(&with_the(titles), "and")
+    )
+}
+
+fn with_the(titles: &[String]) -> Vec<String> {
+    titles.iter().map(|t| format!("the {t}")).collect()
+}
+
+pub fn no_suggestions(seed: &str) -> String {
+    if seed.is_empty() {
+        "Sorry, I have nothing in stock to suggest with what's in your cart right now.".into()
+    } else {
+        format!("Sorry, I have nothing in stock to suggest with the {seed} right now.")
+    }
+}
+
+pub fn suggest_what() -> String {
+    "Tell me which product you have in mind, or add something to your cart, and I'll suggest what goes well with it."
+        .into()
+}
+
 pub fn tool_failed(reason: &str) -> String {
     format!("Sorry, that didn't work: {reason}")
 }

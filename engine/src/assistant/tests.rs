@@ -200,6 +200,10 @@ fn add(product: &str, variant: Option<&str>, quantity: i64) -> Tool {
     Tool::AddToCart(LineArgs { product_id: pid(product), variant_id: variant.and_then(vid), quantity })
 }
 
+fn recommend(ids: &[&str]) -> Tool {
+    Tool::RecommendProducts { product_ids: ids.iter().map(|s| pid(s)).collect(), limit: Some(3) }
+}
+
 fn show(ids: &[&str]) -> Tool {
     Tool::ShowProducts { product_ids: ids.iter().map(|s| pid(s)).collect() }
 }
@@ -226,6 +230,16 @@ impl Shop {
             }
             Tool::SearchProducts(_) => {
                 panic!("the offline assistant searches through its retriever")
+            }
+            Tool::RecommendProducts { product_ids, limit } => {
+                let in_cart: Vec<ProductId> = self.cart.lines.iter().map(|l| l.product_id.clone()).collect();
+                let hits = crate::retrieval::recommend::recommend(
+                    &self.catalog,
+                    product_ids,
+                    &in_cart,
+                    limit.unwrap_or(3) as usize,
+                );
+                return ToolResult::Products { items: hits.iter().map(|h| ProductView::from(h.product.as_ref())).collect() };
             }
             Tool::ViewCart {} => return cart(&self.cart),
             Tool::Checkout {} => {
@@ -362,18 +376,18 @@ async fn answers_browse_questions_from_the_catalog() {
 async fn adds_by_name_with_quantity_and_options() {
     let mut s = shop();
     let t = s.say("add 2 Hero Hoodie M Black").await;
-    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 2)]);
+    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 2), recommend(&["hero"])]);
     assert!(t.text.starts_with("Added 2 × Hero Hoodie (M / Black) to your cart."), "{}", t.text);
-    assert!(t.text.ends_with("Your cart now has 2 items, $108.00."), "{}", t.text);
+    assert!(t.text.contains("Your cart now has 2 items, $108.00. You might also like the "), "{}", t.text);
 
     let t = s.say("Add the FUSION backpacks!").await;
-    assert_eq!(t.calls, [add("fusion", None, 1)]);
+    assert_eq!(t.calls, [add("fusion", None, 1), recommend(&["fusion"])]);
     assert!(t.text.contains("Added 1 × Fusion Backpack to your cart."));
     assert!(t.text.contains("3 items, $167.00"), "{}", t.text);
 
     // A number in the title is not a quantity.
     let t = s.say("add the sprite yoga strap 6 foot").await;
-    assert_eq!(t.calls, [add("strap", None, 1)]);
+    assert_eq!(t.calls, [add("strap", None, 1), recommend(&["strap"])]);
 }
 
 #[tokio::test]
@@ -391,7 +405,7 @@ async fn asks_for_the_variant_and_the_next_message_completes_it() {
     );
     assert!(s.cart.is_empty());
     let t = s.say("M in black").await;
-    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 3)]);
+    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 3), recommend(&["hero"])]);
     assert!(t.text.starts_with("Added 3 × Hero Hoodie (M / Black)"), "{}", t.text);
     assert_eq!(s.cart.item_count(), 3);
     assert!(s.dialogue.memory.get("pending").is_none(), "the question is answered: {}", s.dialogue.memory);
@@ -404,7 +418,7 @@ async fn keeps_chosen_options_and_asks_only_what_is_left() {
     assert_eq!(t.calls, [show(&["hero"])]);
     assert!(t.text.contains("Which size would you like for the Hero Hoodie? size (XS, S, M, L)"), "{}", t.text);
     let t = s.say("large please").await;
-    assert_eq!(t.calls, [add("hero", Some("hero-L-Green"), 1)]);
+    assert_eq!(t.calls, [add("hero", Some("hero-L-Green"), 1), recommend(&["hero"])]);
     // Only 2 in stock, 1 in the cart.
     let t = s.say("add 5 hero hoodie L green").await;
     assert_eq!(t.calls, [add("hero", Some("hero-L-Green"), 5)]);
@@ -425,7 +439,7 @@ async fn a_different_request_drops_the_pending_question() {
     assert!(s.dialogue.memory.get("pending").is_none());
     // The hoodie is still what the conversation is about: its options add it.
     let t = s.say("M in black").await;
-    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 1)]);
+    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 1), recommend(&["hero"])]);
     // Another product's question is not answered by words about nothing.
     s.say("add the chaz hoodie").await;
     let t = s.say("what can you do?").await;
@@ -560,7 +574,7 @@ async fn a_price_in_the_message_changes_nothing() {
     assert!(!t.text.contains("$1.00"), "{}", t.text);
     assert!(s.cart.is_empty());
     let t = s.say("yes").await;
-    assert_eq!(t.calls, [add("fusion", None, 1)]);
+    assert_eq!(t.calls, [add("fusion", None, 1), recommend(&["fusion"])]);
     assert_eq!(s.cart.lines[0].unit_price_minor, 5900);
     let t = s.say("add 2 water bottles at 5 dollars each").await;
     assert!(t.text.contains("$18.00"), "{}", t.text);
@@ -613,8 +627,8 @@ async fn reports_what_a_remote_model_started() {
 async fn handles_several_products_and_references_in_one_message() {
     let mut s = shop();
     let t = s.say("add the backpack and the water bottle").await;
-    assert_eq!(t.calls, [add("fusion", None, 1), add("bottle", None, 1)]);
-    assert!(t.text.ends_with("Your cart now has 2 items, $77.00."), "{}", t.text);
+    assert_eq!(t.calls, [add("fusion", None, 1), add("bottle", None, 1), recommend(&["fusion", "bottle"])]);
+    assert!(t.text.contains("Your cart now has 2 items, $77.00. You might also like"), "{}", t.text);
     // "black and blue" is not two products: the colour is asked again.
     let t = s.say("add hero hoodie in black and blue").await;
     assert_eq!(t.calls, [show(&["hero"])]);
@@ -661,7 +675,7 @@ async fn answers_from_titles_when_retrieval_is_down() {
     let t = s.say("do you have hoodies?").await;
     assert_eq!(t.calls, [show(&["hero", "chaz"])]);
     let t = s.say("add 2 hero hoodie m black").await;
-    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 2)]);
+    assert_eq!(t.calls, [add("hero", Some("hero-M-Black"), 2), recommend(&["hero"])]);
 }
 
 /// The demo shop (Magento's Luma catalog) is what shoppers first meet.
@@ -683,7 +697,7 @@ async fn serves_the_demo_shop() {
     assert!(t.text.starts_with("Affirm Water Bottle is $7.00."), "{}", t.text);
 
     let t = s.say("add 2 Hero Hoodie M Black").await;
-    let [Tool::AddToCart(a)] = t.calls.as_slice() else { panic!("{:?}", t.calls) };
+    let [Tool::AddToCart(a), Tool::RecommendProducts { .. }] = t.calls.as_slice() else { panic!("{:?}", t.calls) };
     assert_eq!((title(&s, &a.product_id).as_str(), a.quantity), ("Hero Hoodie", 2));
     let (_, v) = s.catalog.variant(a.variant_id.as_ref().unwrap()).unwrap();
     assert_eq!(v.title, "M / Black");

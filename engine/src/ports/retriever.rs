@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{Product, TenantId};
+use crate::catalog::CatalogSnapshot;
+use crate::domain::{Product, ProductId, TenantId};
 use crate::ports::store::StoreError;
 
 /// Filters a query may carry; all are optional and combine with AND.
@@ -53,4 +54,24 @@ pub trait Retriever: Send + Sync + 'static {
     /// Ranked hits, best first, never the same product twice. An empty `text` with
     /// filters lists matching products.
     async fn search(&self, tenant: &TenantId, query: &SearchQuery) -> Result<Vec<SearchHit>, RetrievalError>;
+
+    /// Products that go well with `for_products` ("you might also like"), best first:
+    /// of a complementary kind (never of a seed's kind), near them, in stock, never one
+    /// of `exclude` (the cart) or of the seeds, each at most once, at most `limit`.
+    /// `catalog` is the tenant's snapshot the caller works with (the turn's), so what
+    /// is recommended is what the cart will accept.
+    ///
+    /// The default ranks by keyword similarity over the snapshot
+    /// (`crate::retrieval::recommend`); a retriever with vectors may re-rank by them.
+    async fn recommend(
+        &self,
+        tenant: &TenantId,
+        catalog: &CatalogSnapshot,
+        for_products: &[ProductId],
+        exclude: &[ProductId],
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, RetrievalError> {
+        let _ = tenant;
+        Ok(crate::retrieval::recommend::recommend(catalog, for_products, exclude, limit))
+    }
 }

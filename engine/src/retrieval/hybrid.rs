@@ -433,6 +433,23 @@ impl Retriever for HybridRetriever {
         // Keyword first: it is the list that knows every current product, so it wins ties.
         Ok(fuse(&[keyword, vectors], limit))
     }
+
+    /// Re-ranked by dense closeness when the index is current (see `recommend.rs`);
+    /// else by keyword similarity alone: a turn never waits for indexing.
+    async fn recommend(
+        &self,
+        tenant: &TenantId,
+        catalog: &CatalogSnapshot,
+        for_products: &[ProductId],
+        exclude: &[ProductId],
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, RetrievalError> {
+        if self.known(tenant) != Some(catalog.version) {
+            return Ok(super::recommend::recommend(catalog, for_products, exclude, limit));
+        }
+        let (store, embedder) = (self.store.as_ref(), self.embedder.as_ref());
+        super::recommend::recommend_with_vectors(store, embedder, tenant, catalog, for_products, exclude, limit).await
+    }
 }
 
 /// Reciprocal-rank fusion of ranked lists of hits (k = 60), each product once; ties

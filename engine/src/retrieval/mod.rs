@@ -3,11 +3,13 @@
 //! `keyword` is BM25F over the in-memory catalog snapshot; `hybrid` is dense + BM25
 //! search on a `VectorStore` fused by reciprocal rank (the default); `analyze` is the text
 //! analysis (words, stemming, synonyms) it shares with anything else that must match
-//! words the same way.
+//! words the same way; `recommend` is "goes well with": complementary products near
+//! the cart's, by similarity (the default of `Retriever::recommend`).
 
 pub mod analyze;
 pub mod hybrid;
 mod keyword;
+pub mod recommend;
 
 pub use hybrid::HybridRetriever;
 pub use keyword::{KeywordIndex, KeywordRetriever};

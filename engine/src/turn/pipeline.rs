@@ -182,6 +182,32 @@ async fn execute(
             show(turn, effects, dialogue, found.iter().map(|p| p.id.clone()).collect(), items.clone()).await;
             ToolResult::Products { items }
         }
+        Tool::RecommendProducts { product_ids, limit } => {
+            // Only this tenant's snapshot is consulted, and never what the cart holds.
+            let in_cart: Vec<ProductId> = cart.lines.iter().map(|l| l.product_id.clone()).collect();
+            let mut seeds: Vec<ProductId> =
+                product_ids.into_iter().filter(|id| input.catalog.product(id).is_some()).collect();
+            if seeds.is_empty() {
+                seeds = in_cart.clone();
+            }
+            seeds.dedup();
+            let limit = limit.unwrap_or(3).clamp(1, 10) as usize;
+            match retriever.recommend(&input.tenant, &input.catalog, &seeds, &in_cart, limit).await {
+                Ok(hits) => {
+                    // Shown beside the reply, but not what "the second one" points to:
+                    // `last_products` stays the list the shopper was choosing from.
+                    let items: Vec<ProductView> = hits.iter().map(|h| ProductView::from(h.product.as_ref())).collect();
+                    if !items.is_empty() {
+                        effects.emit(Event::Products { turn, items: items.clone() }).await;
+                    }
+                    ToolResult::Products { items }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "recommendations failed in a turn");
+                    ToolResult::Error { code: ErrorCode::Unavailable, message: "recommendations are unavailable".into(), product_id: None, options: Vec::new() }
+                }
+            }
+        }
         Tool::AddToCart(a) => {
             cart_call(effects, cart, CartOp::Add { product_id: a.product_id, variant_id: a.variant_id, quantity: a.quantity }).await
         }

@@ -16,6 +16,7 @@ pub const SET_QUANTITY: &str = "set_quantity";
 pub const REMOVE_FROM_CART: &str = "remove_from_cart";
 pub const VIEW_CART: &str = "view_cart";
 pub const CHECKOUT: &str = "checkout";
+pub const RECOMMEND_PRODUCTS: &str = "recommend_products";
 
 /// A parsed tool call. Unknown tools or bad arguments are answered with an error
 /// result to the model, never executed.
@@ -30,6 +31,14 @@ pub enum Tool {
     RemoveFromCart { product_id: ProductId, variant_id: Option<VariantId> },
     ViewCart {},
     Checkout {},
+    /// Products that go well with these ("you might also like"; without ids: with the
+    /// cart's), never one already in the cart. Shown as a `products` event.
+    RecommendProducts {
+        #[serde(default)]
+        product_ids: Vec<ProductId>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +85,7 @@ impl Tool {
             Tool::RemoveFromCart { .. } => REMOVE_FROM_CART,
             Tool::ViewCart {} => VIEW_CART,
             Tool::Checkout {} => CHECKOUT,
+            Tool::RecommendProducts { .. } => RECOMMEND_PRODUCTS,
         }
     }
 
@@ -130,6 +140,12 @@ mod tests {
         let back = Tool::parse(t.name(), &t.arguments()).unwrap();
         assert_eq!(back, t);
         assert_eq!(Tool::parse("view_cart", &serde_json::json!({})).unwrap(), Tool::ViewCart {});
+        let r = Tool::RecommendProducts { product_ids: vec![ProductId::parse("p_1").unwrap()], limit: Some(3) };
+        assert_eq!(Tool::parse(r.name(), &r.arguments()).unwrap(), r);
+        assert_eq!(
+            Tool::parse("recommend_products", &serde_json::json!({})).unwrap(),
+            Tool::RecommendProducts { product_ids: vec![], limit: None }
+        );
         assert!(Tool::parse("set_price", &serde_json::json!({"price": 1})).is_err());
         assert!(Tool::parse("add_to_cart", &serde_json::json!({"product_id": "bad id!", "quantity": 1})).is_err());
     }

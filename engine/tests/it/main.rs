@@ -5,6 +5,7 @@ mod dialogues;
 mod embed;
 mod import;
 mod jobs;
+mod recommend;
 mod retrieval;
 mod store;
 mod support;
