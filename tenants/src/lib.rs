@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use engine::domain::{DeploymentId, TenantId};
-use engine::ports::store::{Deployment, Store, StoreError, Tenant, TenantSettings};
+use engine::domain::{DeploymentId, TenantId, UserId};
+use engine::ports::store::{Deployment, PortalUser, Store, StoreError, Tenant, TenantSettings};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
@@ -21,6 +21,9 @@ pub enum TenantError {
     Unauthorized,
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A unique thing (an email) is taken.
+    #[error("{0}")]
+    Taken(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -93,6 +96,42 @@ impl Tenants {
         self.store.tenant_by_api_key(&hash_api_key(key)).await?.ok_or(TenantError::Unauthorized)
     }
 
+    /// A portal user of the tenant. The password is kept only as an Argon2id hash.
+    pub async fn create_user(&self, tenant: &TenantId, email: &str, password: &str, role: Role) -> Result<PortalUser, TenantError> {
+        let email = normalize_email(email).ok_or_else(|| TenantError::Invalid(format!("not an email address: {email:?}")))?;
+        check_password(password)?;
+        let password_hash = hash_password(password.to_string()).await?;
+        let user = PortalUser {
+            id: UserId::generate(),
+            tenant_id: tenant.clone(),
+            email,
+            password_hash,
+            role: role.as_str().to_string(),
+            created_at: Utc::now(),
+        };
+        match self.store.create_user(&user).await {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict(_)) => Err(TenantError::Taken(format!("{} already has a portal login", user.email))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user whose email and password these are; anything else is `Unauthorized`
+    /// (an unknown email takes as long as a wrong password).
+    pub async fn login(&self, email: &str, password: &str) -> Result<PortalUser, TenantError> {
+        let Some(email) = normalize_email(email) else { return Err(TenantError::Unauthorized) };
+        if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+            return Err(TenantError::Unauthorized);
+        }
+        let user = self.store.user_by_email(&email).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
+        let ok = verify_password(password.to_string(), hash).await;
+        match user {
+            Some(u) if ok => Ok(u),
+            _ => Err(TenantError::Unauthorized),
+        }
+    }
+
     /// The live deployment of a key; unknown and revoked keys are both `Unauthorized`.
     pub async fn resolve_key(&self, key: &str) -> Result<Deployment, TenantError> {
         if !key.starts_with("pk_") || key.len() > 128 {
@@ -114,6 +153,83 @@ pub fn hash_api_key(key: &str) -> String {
 /// Shown beside a key in lists: its prefix and first four characters.
 fn key_prefix(key: &str) -> String {
     key.chars().take(7).collect()
+}
+
+/// What a portal user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including adding users.
+    Owner,
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Staff => "staff",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "staff" => Some(Role::Staff),
+            _ => None,
+        }
+    }
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longer passwords are refused rather than hashed (hashing cost grows with length).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
+/// An Argon2id hash of a random password nobody knows: what an unknown email's login
+/// is checked against, so that it costs what a wrong password costs.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Z0jwwNe7Tq6FbXcmM+XHGIRxQhgk+5rXnBo9mNAMzvA";
+
+fn check_password(password: &str) -> Result<(), TenantError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(TenantError::Invalid(format!("a password has at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(TenantError::Invalid(format!("a password has at most {MAX_PASSWORD_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+/// `" Ann@Shop.Example "` → `ann@shop.example`; `None` unless it looks like an address.
+pub fn normalize_email(email: &str) -> Option<String> {
+    let e = email.trim().to_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@');
+    ok.then_some(e)
+}
+
+/// Argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
+async fn hash_password(password: String) -> Result<String, TenantError> {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| TenantError::Invalid(format!("password hashing stopped: {e}")))?
+    .map_err(|e| TenantError::Invalid(format!("cannot hash the password: {e}")))
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// `https://Shop.Example:443/` → `https://shop.example`. `None` if it is not an origin.
@@ -188,6 +304,27 @@ mod tests {
         assert_ne!(h, hash_api_key("sk_abd"));
         assert!(!h.contains("abc"));
         assert_eq!(key_prefix("sk_1234567890"), "sk_1234");
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(normalize_email(" Ann@Shop.Example ").as_deref(), Some("ann@shop.example"));
+        for bad in ["", "ann", "@shop.example", "ann@", "ann@shop", "ann@.example", "a n@shop.example", "a@b@c.example"] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(!h.contains("correct"));
+        assert!(verify_password("correct horse battery".into(), h.clone()).await);
+        assert!(!verify_password("Correct horse battery".into(), h.clone()).await);
+        assert!(!verify_password("x".into(), DUMMY_HASH.into()).await);
+        assert!(argon2::password_hash::PasswordHash::new(DUMMY_HASH).is_ok(), "the dummy hash parses, so it costs a real check");
+        assert_ne!(h, hash_password("correct horse battery".into()).await.unwrap(), "salted");
+        assert!(check_password("short").is_err() && check_password(&"x".repeat(300)).is_err() && check_password("long enough!").is_ok());
     }
 
     #[test]

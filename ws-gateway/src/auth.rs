@@ -1,5 +1,6 @@
 //! Who is calling the HTTP API: extractors that turn an `Authorization: Bearer …`
-//! header into a tenant (an `sk_…` API key) or the operator (`AISLE_PLATFORM_TOKEN`).
+//! header into a tenant (an `sk_…` API key or a portal login token) or the operator
+//! (`AISLE_PLATFORM_TOKEN`).
 //! A handler that takes one of them cannot run for a caller without it.
 
 use std::future::Future;
@@ -12,9 +13,27 @@ use engine::events::ErrorCode;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The tenant whose admin API key came with the request.
+/// The tenant whose admin credentials came with the request, and whose they were.
 #[derive(Clone, Debug)]
-pub struct AdminTenant(pub TenantId);
+pub struct AdminTenant(pub TenantId, pub AdminCaller);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminCaller {
+    /// An `sk_…` API key: the tenant's own machinery, with every right.
+    ApiKey,
+    /// A portal user, by login token.
+    User { id: engine::domain::UserId, role: String },
+}
+
+impl AdminTenant {
+    /// API keys and owners may manage who has access.
+    pub fn may_manage_users(&self) -> bool {
+        match &self.1 {
+            AdminCaller::ApiKey => true,
+            AdminCaller::User { role, .. } => role == "owner",
+        }
+    }
+}
 
 /// The request carries the operator's platform token.
 #[derive(Clone, Copy, Debug)]
@@ -39,11 +58,19 @@ impl FromRequest for AdminTenant {
         let token = bearer(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::new(ErrorCode::Internal, "no application state"))?;
-            let token = token.ok_or_else(|| unauthorized("send the tenant's API key as `Authorization: Bearer sk_…`"))?;
-            match state.tenants.resolve_api_key(&token).await {
-                Ok(tenant) => Ok(AdminTenant(tenant)),
-                Err(tenants::TenantError::Unauthorized) => Err(unauthorized("unknown or revoked API key")),
-                Err(e) => Err(e.into()),
+            let token = token.ok_or_else(|| unauthorized("send an API key or a portal login token as `Authorization: Bearer …`"))?;
+            if token.starts_with("sk_") {
+                return match state.tenants.resolve_api_key(&token).await {
+                    Ok(tenant) => Ok(AdminTenant(tenant, AdminCaller::ApiKey)),
+                    Err(tenants::TenantError::Unauthorized) => Err(unauthorized("unknown or revoked API key")),
+                    Err(e) => Err(e.into()),
+                };
+            }
+            let login = state.session_keys.verify_admin(&token).ok_or_else(|| unauthorized("unknown or expired login token"))?;
+            // The user must still exist in that tenant (a deleted user's token dies with them).
+            match state.store.get_user(&login.tenant, &login.user).await? {
+                Some(user) => Ok(AdminTenant(login.tenant, AdminCaller::User { id: login.user, role: user.role })),
+                None => Err(unauthorized("unknown or expired login token")),
             }
         })
     }

@@ -10,6 +10,8 @@ use tenants::Tenants;
 use crate::state::DemoShop;
 
 pub const DEMO_TENANT: &str = "t_demo";
+/// The demo's portal login; its password is generated and logged once, on creation.
+pub const DEMO_USER: &str = "demo@aisle.local";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -39,6 +41,12 @@ pub async fn seed(store: &dyn Store, tenants: &Tenants) -> Result<DemoShop, Demo
         }
         let report = import_products(store, parsed.products).await?;
         tracing::info!(?report, "imported the demo catalog");
+    }
+    if store.user_by_email(DEMO_USER).await?.is_none() {
+        let password = tenants::generate_key("");
+        tenants.create_user(&tenant_id, DEMO_USER, &password, tenants::Role::Owner).await?;
+        // Shown this once: only its Argon2id hash is stored.
+        tracing::info!(email = DEMO_USER, %password, "demo portal user created: log in with POST /v1/auth/login (the password is not shown again)");
     }
     let existing = store.list_deployments(&tenant_id).await?.into_iter().find(|d| !d.revoked && d.name == "demo");
     let deployment = match existing {

@@ -84,6 +84,9 @@ impl From<tenants::TenantError> for ApiError {
         match e {
             tenants::TenantError::Unauthorized => ApiError::new(ErrorCode::Unauthorized, "unknown or revoked key"),
             tenants::TenantError::Invalid(m) => ApiError::new(ErrorCode::BadRequest, m),
+            // The contract has no conflict code; 409 would say it, but a taken email is
+            // a request to fix, like any other bad field.
+            tenants::TenantError::Taken(m) => ApiError::new(ErrorCode::BadRequest, m),
             tenants::TenantError::Store(s) => s.into(),
         }
     }

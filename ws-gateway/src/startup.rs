@@ -71,14 +71,20 @@ impl Application {
                 .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?,
         };
         let catalog = Arc::new(CatalogCache::new(store.clone()).with_max_staleness(CATALOG_STALENESS));
-        // Hybrid (vector + keyword) retrieval on qdrant-edge under the data dir; the
-        // keyword retriever when the vector store or the embedder cannot be opened.
-        let hybrid: Option<Arc<HybridRetriever>> = match engine::embed::from_env().await.map_err(|e| e.to_string()).and_then(|embedder| {
-            let dir = config.data_dir.join("vectors");
-            engine::adapters::qdrant_edge::QdrantEdgeStore::open(&dir, embedder.dim())
-                .map(|store| HybridRetriever::new(catalog.clone(), Arc::new(store), embedder))
-                .map_err(|e| e.to_string())
-        }) {
+        // Hybrid (vector + keyword) retrieval on a Qdrant server (`AISLE_QDRANT_URL`) or
+        // qdrant-edge under the data dir; the keyword retriever when the vector store
+        // or the embedder cannot be opened.
+        let hybrid: Option<Arc<HybridRetriever>> = match async {
+            use engine::adapters::{qdrant_edge::QdrantEdgeStore, qdrant_server::QdrantServerStore};
+            let embedder = engine::embed::from_env().await.map_err(|e| e.to_string())?;
+            let vectors: Arc<dyn engine::ports::vectors::VectorStore> = match &config.qdrant_url {
+                Some(url) => Arc::new(QdrantServerStore::connect(url, embedder.dim()).await.map_err(|e| e.to_string())?),
+                None => Arc::new(QdrantEdgeStore::open(config.data_dir.join("vectors"), embedder.dim()).map_err(|e| e.to_string())?),
+            };
+            Ok::<_, String>(HybridRetriever::new(catalog.clone(), vectors, embedder))
+        }
+        .await
+        {
             Ok(hybrid) => Some(Arc::new(hybrid)),
             Err(e) => {
                 tracing::error!(error = %e, "hybrid retrieval unavailable; using keyword retrieval");
@@ -130,6 +136,7 @@ impl Application {
             tenants,
             retriever: services_retriever,
             jobs,
+            login_limiter: crate::routes::users::login_limiter(),
             conversations,
             session_keys,
             demo,

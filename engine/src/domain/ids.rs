@@ -102,6 +102,10 @@ opaque_id!(
     /// A background job (a catalog import, an indexing run) of a tenant.
     JobId, "j_"
 );
+opaque_id!(
+    /// A person who signs in to a tenant's admin portal.
+    UserId, "u_"
+);
 
 /// A client-chosen command id: 1 to 64 characters, unique within a conversation.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Debug)]

@@ -10,7 +10,7 @@ mod quantity;
 
 pub use cart::{Cart, CartLine, options_label};
 pub use ids::{
-    CommandId, ConversationId, DeploymentId, JobId, MAX_ID_LEN, OrderId, ProductId, Sku, TenantId, VariantId,
+    CommandId, ConversationId, DeploymentId, JobId, MAX_ID_LEN, OrderId, ProductId, Sku, TenantId, UserId, VariantId,
 };
 pub use money::{Currency, Money};
 pub use order::Order;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Cart, CommandId, ConversationId, Currency, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku,
-    TenantId,
+    TenantId, UserId,
 };
 use crate::ports::jobs::JobRecord;
 
@@ -135,6 +135,20 @@ pub struct TranscriptMessage {
     pub at: DateTime<Utc>,
 }
 
+/// A person who signs in to the tenant's admin portal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortalUser {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    /// Lower-case; unique across tenants (a login names no tenant).
+    pub email: String,
+    /// Argon2id, PHC string format. Never the password.
+    pub password_hash: String,
+    /// `owner` (may add users) or `staff`.
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// The outcome of importing one product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Upserted {
@@ -166,6 +180,14 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant of a live key, by the key's hash. Like `deployment_by_key`, this is
     /// how a tenant is found in the first place, so it is not scoped by one.
     async fn tenant_by_api_key(&self, key_hash: &str) -> StoreResult<Option<TenantId>>;
+
+    // --- portal users ---------------------------------------------------------------
+    /// A second user with the same email is a `Conflict`.
+    async fn create_user(&self, user: &PortalUser) -> StoreResult<()>;
+    /// The user with this (lower-case) email. Not scoped by tenant: a login is how
+    /// the tenant is found.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<PortalUser>>;
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<PortalUser>>;
 
     // --- background jobs -----------------------------------------------------------
     async fn create_job(&self, job: &JobRecord) -> StoreResult<()>;

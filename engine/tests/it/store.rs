@@ -55,6 +55,7 @@ store_tests!(
     catalog_writes_and_checkouts_interleave_without_deadlock,
     api_keys_find_their_tenant_by_hash,
     jobs_round_trip_and_stay_with_their_tenant,
+    portal_users_are_unique_by_email_and_scoped_by_tenant,
 );
 
 async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
@@ -68,6 +69,28 @@ async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
     assert!(matches!(store.create_api_key(&a, "hash-of-b", "sk_bbbb").await, Err(StoreError::Conflict(_))));
     let ghost = TenantId::generate();
     assert!(store.create_api_key(&ghost, "hash-of-ghost", "sk_gggg").await.is_err(), "a key needs its tenant");
+}
+
+async fn portal_users_are_unique_by_email_and_scoped_by_tenant(store: Arc<dyn Store>) {
+    use engine::domain::UserId;
+    use engine::ports::store::PortalUser;
+    let a = seed_tenant(store.as_ref(), "A").await;
+    let b = seed_tenant(store.as_ref(), "B").await;
+    let user = PortalUser {
+        id: UserId::generate(),
+        tenant_id: a.clone(),
+        email: "ann@shop.example".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        role: "owner".into(),
+        created_at: now_ms(),
+    };
+    store.create_user(&user).await.unwrap();
+    assert_eq!(store.user_by_email("ann@shop.example").await.unwrap().as_ref(), Some(&user));
+    assert_eq!(store.user_by_email("bob@shop.example").await.unwrap(), None);
+    assert_eq!(store.get_user(&a, &user.id).await.unwrap().as_ref(), Some(&user));
+    assert_eq!(store.get_user(&b, &user.id).await.unwrap(), None, "another tenant's user is not found");
+    let twin = PortalUser { id: UserId::generate(), tenant_id: b.clone(), ..user.clone() };
+    assert!(matches!(store.create_user(&twin).await, Err(StoreError::Conflict(_))), "an email has one login");
 }
 
 async fn jobs_round_trip_and_stay_with_their_tenant(store: Arc<dyn Store>) {

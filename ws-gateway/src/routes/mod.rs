@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod platform;
+pub mod users;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -18,7 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/demo", web::get().to(demo))
         .route("/v1/ws", web::get().to(crate::ws::upgrade))
         .configure(platform::configure)
-        .configure(admin::configure);
+        .configure(admin::configure)
+        .configure(users::configure);
 }
 
 async fn index(state: web::Data<AppState>) -> HttpResponse {

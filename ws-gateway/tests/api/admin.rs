@@ -283,3 +283,87 @@ async fn the_demo_shop_is_searchable_through_the_admin_api_by_meaning() {
     let hoodies = page["items"].as_array().unwrap().iter().filter(|p| p["category"].as_str().unwrap_or("").contains("Hoodies")).count();
     assert!(hoodies >= 5, "sweatshirt finds hoodies: {:?}", titles(&page));
 }
+
+#[tokio::test]
+async fn portal_users_log_in_and_use_their_token_as_the_admin_bearer() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let (tenant_id, key) = http.create_tenant("Staffed").await;
+    let users = format!("{}/v1/admin/users", http.base);
+    let login_url = format!("{}/v1/auth/login", http.base);
+
+    let (s, b) = http.send(http.client.post(&users).json(&json!({"email": "ann@shop.example", "password": "long enough pw"}))).await;
+    assert_error(s, &b, 401, "unauthorized");
+    let (s, owner) = http
+        .send(http.client.post(&users).bearer_auth(&key).json(&json!({"email": " Ann@Shop.Example ", "password": "long enough pw", "role": "owner"})))
+        .await;
+    assert_eq!(s, 201, "{owner}");
+    assert_eq!((owner["email"].as_str(), owner["role"].as_str()), (Some("ann@shop.example"), Some("owner")));
+    for (body, why) in [
+        (json!({"email": "ann@shop.example", "password": "another long pw"}), "taken email"),
+        (json!({"email": "not-an-email", "password": "long enough pw"}), "bad email"),
+        (json!({"email": "bob@shop.example", "password": "short"}), "short password"),
+        (json!({"email": "bob@shop.example", "password": "long enough pw", "role": "god"}), "bad role"),
+    ] {
+        let (s, b) = http.send(http.client.post(&users).bearer_auth(&key).json(&body)).await;
+        assert_eq!(s, 400, "{why}: {b}");
+    }
+    // Only the Argon2id hash is stored.
+    let stored = app.store().user_by_email("ann@shop.example").await.unwrap().unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$") && !stored.password_hash.contains("long enough"));
+
+    let (s, b) = http.send(http.client.post(&login_url).json(&json!({"email": "ann@shop.example", "password": "wrong password"}))).await;
+    assert_error(s, &b, 401, "unauthorized");
+    let (s, b) = http.send(http.client.post(&login_url).json(&json!({"email": "nobody@shop.example", "password": "long enough pw"}))).await;
+    assert_error(s, &b, 401, "unauthorized");
+    let (s, b) = http.send(http.client.post(&login_url).header("Content-Type", "application/json").body("{\"email\":1}")).await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, login) = http.send(http.client.post(&login_url).json(&json!({"email": "ANN@shop.example", "password": "long enough pw"}))).await;
+    assert_eq!(s, 200, "{login}");
+    assert_eq!(login["expires_in"], 12 * 3600);
+    let token = login["token"].as_str().unwrap().to_string();
+    let (s, me) = http.get("/v1/admin/tenant", Some(&token)).await;
+    assert_eq!((s, me["id"].as_str()), (200, Some(tenant_id.as_str())), "{me}");
+
+    // An owner adds staff; staff may not add users (403: their own tenant, not allowed).
+    let (s, _) = http.send(http.client.post(&users).bearer_auth(&token).json(&json!({"email": "sam@shop.example", "password": "staff password"}))).await;
+    assert_eq!(s, 201);
+    let (_, staff) = http.send(http.client.post(&login_url).json(&json!({"email": "sam@shop.example", "password": "staff password"}))).await;
+    let staff = staff["token"].as_str().unwrap().to_string();
+    let (s, b) = http.send(http.client.post(&users).bearer_auth(&staff).json(&json!({"email": "eve@shop.example", "password": "eve password!"}))).await;
+    assert_error(s, &b, 403, "forbidden");
+    let (s, _) = http.get("/v1/admin/products", Some(&staff)).await;
+    assert_eq!(s, 200, "staff use the rest of the admin API");
+
+    // A shopper's session token is no admin token, and a forged one is refused.
+    let (_, welcome) = app.shopper().await;
+    let shopper = welcome["session_token"].as_str().unwrap();
+    let (s, b) = http.get("/v1/admin/tenant", Some(shopper)).await;
+    assert_error(s, &b, 401, "unauthorized");
+    let mut forged = token.clone();
+    forged.pop();
+    let (s, _) = http.get("/v1/admin/tenant", Some(&forged)).await;
+    assert_eq!(s, 401);
+
+    // Guessing is rate limited per email: 10 tries a minute, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let (s, _) = http.send(http.client.post(&login_url).json(&json!({"email": "sam@shop.example", "password": "guess guess"}))).await;
+        statuses.push(s);
+    }
+    assert!(statuses.iter().take(8).all(|&s| s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let (s, _) = http.send(http.client.post(&login_url).json(&json!({"email": "ann@shop.example", "password": "long enough pw"}))).await;
+    assert_eq!(s, 200, "another email is not limited");
+}
+
+#[tokio::test]
+async fn the_demo_creates_its_portal_user_once() {
+    let app = spawn_app().await;
+    let user = app.store().user_by_email(ws_gateway::demo::DEMO_USER).await.unwrap().expect("demo user");
+    assert_eq!((user.tenant_id.clone(), user.role.as_str()), (app.demo.tenant_id.clone(), "owner"));
+    // Seeding again (a restart) keeps that user and its password.
+    ws_gateway::demo::seed(app.store().as_ref(), &app.state.tenants).await.unwrap();
+    let again = app.store().user_by_email(ws_gateway::demo::DEMO_USER).await.unwrap().unwrap();
+    assert_eq!(again, user);
+}

@@ -28,16 +28,16 @@ use sqlx::{Connection, Sqlite};
 
 use crate::domain::{
     Cart, CartLine, CommandId, ConversationId, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku,
-    TenantId, Variant, VariantId,
+    TenantId, UserId, Variant, VariantId,
 };
 use crate::ports::jobs::JobRecord;
 use crate::ports::store::{
-    ConversationRecord, Deployment, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
+    ConversationRecord, Deployment, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage, Upserted,
 };
 use queries::{EVENT_CHUNK, impl_store, put_cart};
 use rows::{
-    CartRow, ConversationRow, DeploymentRow, EventRow, JOB_COLUMNS, JobRow, MessageRow, OrderLineJoinRow, PRODUCT_COLUMNS,
+    CartRow, ConversationRow, DeploymentRow, EventRow, JOB_COLUMNS, JobRow, MessageRow, USER_COLUMNS, UserRow, OrderLineJoinRow, PRODUCT_COLUMNS,
     ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,
 };
 

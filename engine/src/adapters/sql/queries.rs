@@ -202,6 +202,43 @@ macro_rules! impl_store {
                 tenant.map(|t| TenantId::parse(t).map_err(|e| corrupt("api key tenant id", e))).transpose()
             }
 
+            // --- portal users ---------------------------------------------------------------
+
+            async fn create_user(&self, user: &PortalUser) -> StoreResult<()> {
+                sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                    .bind(user.id.as_str())
+                    .bind(user.tenant_id.as_str())
+                    .bind(&user.email)
+                    .bind(&user.password_hash)
+                    .bind(&user.role)
+                    .bind(millis(&user.created_at))
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<PortalUser>> {
+                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(UserRow::into_domain)
+                    .transpose()
+            }
+
+            async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<PortalUser>> {
+                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"))
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(UserRow::into_domain)
+                    .transpose()
+            }
+
             // --- background jobs ----------------------------------------------------------
 
             async fn create_job(&self, job: &JobRecord) -> StoreResult<()> {

@@ -14,11 +14,11 @@ use sqlx::FromRow;
 
 use crate::domain::{
     CartLine, ConversationId, Currency, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku, TenantId,
-    Variant, VariantId,
+    UserId, Variant, VariantId,
 };
 use crate::ports::jobs::{JobKind, JobLineError, JobRecord, JobStatus};
 use crate::ports::store::{
-    ConversationRecord, Deployment, Role, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
+    ConversationRecord, Deployment, PortalUser, Role, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage,
 };
 
@@ -345,6 +345,31 @@ impl JobRow {
             detail: self.detail,
             created_at: time("job created_at", self.created_at)?,
             updated_at: time("job updated_at", self.updated_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct UserRow {
+    id: String,
+    tenant_id: String,
+    email: String,
+    password_hash: String,
+    role: String,
+    created_at: i64,
+}
+
+pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, role, created_at";
+
+impl UserRow {
+    pub(super) fn into_domain(self) -> StoreResult<PortalUser> {
+        Ok(PortalUser {
+            id: id("user id", UserId::parse, self.id)?,
+            tenant_id: id("user tenant id", TenantId::parse, self.tenant_id)?,
+            email: self.email,
+            password_hash: self.password_hash,
+            role: self.role,
+            created_at: time("user created_at", self.created_at)?,
         })
     }
 }

@@ -1,0 +1,74 @@
+//! Portal staff (contract §2): `POST /v1/admin/users` adds a user to the caller's
+//! tenant (an API key or an owner only); `POST /v1/auth/login` trades an email and
+//! password for a login token usable as the Bearer of every `/v1/admin/*` call.
+//! Logins are rate limited per email address, so a password cannot be guessed at
+//! speed.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use engine::events::ErrorCode;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::json;
+use tenants::Role;
+
+use crate::auth::AdminTenant;
+use crate::error::ApiError;
+use crate::session_token::{ADMIN_TOKEN_TTL_SECS, AdminLogin};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/admin/users", web::post().to(create_user)).route("/v1/auth/login", web::post().to(login));
+}
+
+/// Login attempts per email address: a burst of 10, then one every 6 seconds.
+pub fn login_limiter() -> Arc<DefaultKeyedRateLimiter<String>> {
+    let quota = Quota::per_minute(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
+    Arc::new(RateLimiter::keyed(quota))
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    email: String,
+    password: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+async fn create_user(state: web::Data<AppState>, who: AdminTenant, body: web::Json<NewUser>) -> Result<HttpResponse, ApiError> {
+    if !who.may_manage_users() {
+        return Err(ApiError::new(ErrorCode::Forbidden, "only an owner or an API key may add users"));
+    }
+    let body = body.into_inner();
+    let role = match body.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => Role::Staff,
+        Some(r) => Role::parse(r).ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("role is owner or staff, not {r:?}")))?,
+    };
+    let user = state.tenants.create_user(&who.0, &body.email, &body.password, role).await?;
+    tracing::info!(tenant = %who.0, user = %user.id, role = user.role, "portal user created");
+    Ok(HttpResponse::Created().json(json!({"id": user.id.as_str(), "email": user.email, "role": user.role})))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+async fn login(state: web::Data<AppState>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let key = tenants::normalize_email(&body.email).unwrap_or_else(|| body.email.trim().to_lowercase());
+    if state.login_limiter.check_key(&key).is_err() {
+        return Err(ApiError::new(ErrorCode::RateLimited, "too many login attempts for this email; wait a minute"));
+    }
+    match state.tenants.login(&body.email, &body.password).await {
+        Ok(user) => {
+            let token = state.session_keys.issue_admin(&AdminLogin { user: user.id, tenant: user.tenant_id, role: user.role });
+            Ok(HttpResponse::Ok().json(json!({"token": token, "expires_in": ADMIN_TOKEN_TTL_SECS})))
+        }
+        Err(tenants::TenantError::Unauthorized) => Err(ApiError::new(ErrorCode::Unauthorized, "wrong email or password")),
+        Err(e) => Err(e.into()),
+    }
+}
