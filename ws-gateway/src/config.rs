@@ -39,6 +39,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; `None`: SQLite in `data_dir`.
     pub database_url: Option<String>,
+    /// A Qdrant server's gRPC URL (`http(s)://host:6334`); `None`: qdrant-edge
+    /// embedded under `data_dir/vectors`.
+    pub qdrant_url: Option<String>,
     pub groq_api_key: Option<Secret>,
     pub platform_token: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
@@ -57,6 +60,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./aisle-data"),
             database_url: None,
+            qdrant_url: None,
             groq_api_key: None,
             platform_token: None,
             stripe_webhook_secret: None,
@@ -89,6 +93,9 @@ impl Config {
             }
             c.database_url = Some(v);
         }
+        if let Some(v) = non_empty("AISLE_QDRANT_URL") {
+            c.qdrant_url = Some(qdrant_url(&v).map_err(|message| ConfigError { var: "AISLE_QDRANT_URL", message })?);
+        }
         c.groq_api_key = non_empty("GROQ_API_KEY").map(Secret::new);
         c.platform_token = non_empty("AISLE_PLATFORM_TOKEN").map(Secret::new);
         c.stripe_webhook_secret = non_empty("AISLE_STRIPE_WEBHOOK_SECRET").map(Secret::new);
@@ -104,7 +111,7 @@ impl Config {
             let ms: u64 = v.parse().map_err(|_| ConfigError { var: "AISLE_IDLE_TIMEOUT_MS", message: format!("{v:?} is not a number of milliseconds") })?;
             c.idle_timeout = Duration::from_millis(ms.max(10));
         }
-        for unsupported in ["AISLE_QDRANT_URL", "AISLE_AMQP_URL", "AISLE_REDIS_URL"] {
+        for unsupported in ["AISLE_AMQP_URL", "AISLE_REDIS_URL"] {
             if non_empty(unsupported).is_some() {
                 tracing::warn!(var = unsupported, "set, but this build runs that part embedded; it is ignored");
             }
@@ -118,6 +125,25 @@ impl Config {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.data_dir.join("aisle.db").display()),
         }
+    }
+}
+
+/// `http://host:port` or `https://…` with a host: what the gRPC client can dial.
+fn qdrant_url(v: &str) -> Result<String, String> {
+    let rest = v.strip_prefix("http://").or_else(|| v.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    let host_ok = |h: &str| {
+        let (name, port) = match h.rsplit_once(':').filter(|_| !h.ends_with(']')) {
+            Some((n, p)) => (n, Some(p)),
+            None => (h, None),
+        };
+        !name.is_empty()
+            && !name.contains(['@', ' '])
+            && port.is_none_or(|p| p.parse::<u16>().is_ok())
+    };
+    match host {
+        Some(h) if host_ok(h) => Ok(v.trim_end_matches('/').to_string()),
+        _ => Err(format!("{v:?} is not an http(s) URL with a host (e.g. http://127.0.0.1:6334, Qdrant's gRPC port)")),
     }
 }
 
@@ -145,6 +171,19 @@ mod tests {
         assert_eq!(cfg(&[("AISLE_DEMO", "maybe")]).unwrap_err().var, "AISLE_DEMO");
         assert_eq!(cfg(&[("AISLE_DATABASE_URL", "mysql://x")]).unwrap_err().var, "AISLE_DATABASE_URL");
         assert!(cfg(&[("AISLE_DEMO", "1")]).unwrap().demo);
+    }
+
+    #[test]
+    fn qdrant_url_is_an_http_url() {
+        assert_eq!(cfg(&[]).unwrap().qdrant_url, None);
+        assert_eq!(cfg(&[("AISLE_QDRANT_URL", " ")]).unwrap().qdrant_url, None);
+        for ok in ["http://127.0.0.1:6334", "https://qdrant.example.com", "http://[::1]:6334/", "http://qdrant:6334"] {
+            let c = cfg(&[("AISLE_QDRANT_URL", ok)]).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(c.qdrant_url.as_deref(), Some(ok.trim_end_matches('/')));
+        }
+        for bad in ["localhost:6334", "grpc://h:6334", "http://", "http://:6334", "http://h:port", "http://a b"] {
+            assert_eq!(cfg(&[("AISLE_QDRANT_URL", bad)]).unwrap_err().var, "AISLE_QDRANT_URL", "{bad}");
+        }
     }
 
     #[test]
