@@ -385,78 +385,6 @@ impl QdrantServerStore {
         Ok(())
     }
 
-    fn to_point(&self, tenant: &TenantId, p: &ProductPoint) -> Result<PointStruct, VectorError> {
-        if p.dense.len() != self.dim {
-            return Err(VectorError::Dimension { expected: self.dim, got: p.dense.len() });
-        }
-        let f = &p.facets;
-        let payload: HashMap<String, Value> = HashMap::from([
-            ("tenant_id".to_string(), Value::from(tenant.as_str())),
-            ("product_id".to_string(), Value::from(p.product_id.as_str())),
-            ("group".to_string(), Value::from(p.group.as_str())),
-            ("price_min".to_string(), Value::from(f.price_min_minor)),
-            ("price_max".to_string(), Value::from(f.price_max_minor)),
-            ("category".to_string(), Value::from(category_prefixes(&f.category))),
-            ("options".to_string(), Value::from(f.options.iter().map(|(k, v)| option_key(k, v)).collect::<Vec<_>>())),
-            ("in_stock".to_string(), Value::from(f.in_stock)),
-            ("catalog_version".to_string(), Value::from(p.catalog_version)),
-        ]);
-        let (indices, values) = document_vector(&self.bm25, &p.text);
-        let vectors = HashMap::from([
-            (DENSE.to_string(), Vector::new_dense(p.dense.clone())),
-            (SPARSE.to_string(), Vector::new_sparse(indices, values)),
-        ]);
-        Ok(PointStruct {
-            id: Some(point_id(tenant, &p.product_id, &p.group).into()),
-            payload,
-            vectors: Some(Vectors::from(vectors)),
-        })
-    }
-
-    /// The points query for `points` points, or `None` when nothing can match (a
-    /// keyword query without a word the model knows).
-    fn request(&self, tenant: &TenantId, q: &VectorQuery, points: usize) -> Result<Option<QueryPoints>, VectorError> {
-        let filter = filter(tenant, &q.filter);
-        let dense = || -> Result<VectorInput, VectorError> {
-            if q.dense.len() != self.dim {
-                return Err(VectorError::Dimension { expected: self.dim, got: q.dense.len() });
-            }
-            Ok(VectorInput::new_dense(q.dense.clone()))
-        };
-        let (indices, values) = query_vector(&self.bm25, &q.text);
-        let no_words = indices.is_empty();
-        let sparse = VectorInput::new_sparse(indices, values);
-        let mut request = QueryPoints {
-            collection_name: self.options.collection.clone(),
-            filter: Some(filter.clone()),
-            limit: Some(points as u64),
-            with_payload: Some(include(&["product_id", "group"])),
-            ..Default::default()
-        };
-        match q.mode {
-            QueryMode::Dense => {
-                request.query = Some(Query::from(dense()?));
-                request.using = Some(DENSE.to_string());
-            }
-            QueryMode::Keyword if no_words => return Ok(None),
-            QueryMode::Keyword => {
-                request.query = Some(Query::from(sparse));
-                request.using = Some(SPARSE.to_string());
-            }
-            QueryMode::Hybrid => {
-                let limit = self.options.prefetch.max(points);
-                request.prefetch.push(nearest(DENSE, dense()?, &filter, limit));
-                // An empty sparse query finds nothing on qdrant-edge; leave it out
-                // rather than ask the server to search with no term.
-                if !no_words {
-                    request.prefetch.push(nearest(SPARSE, sparse, &filter, limit));
-                }
-                request.query = Some(Query::new_rrf(Rrf { k: Some(self.options.rrf_k as u32), weights: vec![] }));
-            }
-        }
-        Ok(Some(request))
-    }
-
     async fn delete_where(&self, filter: Filter, doing: &str) -> Result<(), VectorError> {
         let request = DeletePoints {
             collection_name: self.options.collection.clone(),
@@ -503,6 +431,88 @@ impl QdrantServerStore {
     }
 }
 
+/// A product point as the server stores it: both vectors, the payload the filters
+/// read (the same fields as on qdrant-edge) and its tenant.
+fn point_struct(dim: usize, bm25: &EdgeBm25, tenant: &TenantId, p: &ProductPoint) -> Result<PointStruct, VectorError> {
+    if p.dense.len() != dim {
+        return Err(VectorError::Dimension { expected: dim, got: p.dense.len() });
+    }
+    let f = &p.facets;
+    let payload: HashMap<String, Value> = HashMap::from([
+        ("tenant_id".to_string(), Value::from(tenant.as_str())),
+        ("product_id".to_string(), Value::from(p.product_id.as_str())),
+        ("group".to_string(), Value::from(p.group.as_str())),
+        ("price_min".to_string(), Value::from(f.price_min_minor)),
+        ("price_max".to_string(), Value::from(f.price_max_minor)),
+        ("category".to_string(), Value::from(category_prefixes(&f.category))),
+        ("options".to_string(), Value::from(f.options.iter().map(|(k, v)| option_key(k, v)).collect::<Vec<_>>())),
+        ("in_stock".to_string(), Value::from(f.in_stock)),
+        ("catalog_version".to_string(), Value::from(p.catalog_version)),
+    ]);
+    let (indices, values) = document_vector(bm25, &p.text);
+    let vectors = HashMap::from([
+        (DENSE.to_string(), Vector::new_dense(p.dense.clone())),
+        (SPARSE.to_string(), Vector::new_sparse(indices, values)),
+    ]);
+    Ok(PointStruct {
+        id: Some(point_id(tenant, &p.product_id, &p.group).into()),
+        payload,
+        vectors: Some(Vectors::from(vectors)),
+    })
+}
+
+/// The points query for `points` points, or `None` when nothing can match (a keyword
+/// query without a word the model knows). The tenant's filter is the query's and
+/// each prefetch's.
+fn query_request(
+options: &ServerOptions,
+dim: usize,
+bm25: &EdgeBm25,
+tenant: &TenantId,
+q: &VectorQuery,
+points: usize,
+) -> Result<Option<QueryPoints>, VectorError> {
+    let filter = filter(tenant, &q.filter);
+    let dense = || -> Result<VectorInput, VectorError> {
+        if q.dense.len() != dim {
+            return Err(VectorError::Dimension { expected: dim, got: q.dense.len() });
+        }
+        Ok(VectorInput::new_dense(q.dense.clone()))
+    };
+    let (indices, values) = query_vector(bm25, &q.text);
+    let no_words = indices.is_empty();
+    let sparse = VectorInput::new_sparse(indices, values);
+    let mut request = QueryPoints {
+        collection_name: options.collection.clone(),
+        filter: Some(filter.clone()),
+        limit: Some(points as u64),
+        with_payload: Some(include(&["product_id", "group"])),
+        ..Default::default()
+    };
+    match q.mode {
+        QueryMode::Dense => {
+            request.query = Some(Query::from(dense()?));
+            request.using = Some(DENSE.to_string());
+        }
+        QueryMode::Keyword if no_words => return Ok(None),
+        QueryMode::Keyword => {
+            request.query = Some(Query::from(sparse));
+            request.using = Some(SPARSE.to_string());
+        }
+        QueryMode::Hybrid => {
+            let limit = options.prefetch.max(points);
+            request.prefetch.push(nearest(DENSE, dense()?, &filter, limit));
+            // An empty sparse query finds nothing on qdrant-edge; leave it out
+            // rather than ask the server to search with no term.
+            if !no_words {
+                request.prefetch.push(nearest(SPARSE, sparse, &filter, limit));
+            }
+            request.query = Some(Query::new_rrf(Rrf { k: Some(options.rrf_k as u32), weights: vec![] }));
+        }
+    }
+    Ok(Some(request))
+}
+
 fn named_vectors(name: &str, params: VectorParams) -> VectorsConfig {
     VectorsConfig {
         config: Some(VectorsConfigKind::ParamsMap(VectorParamsMap { map: HashMap::from([(name.to_string(), params)]) })),
@@ -529,7 +539,7 @@ impl VectorStore for QdrantServerStore {
 
     async fn upsert(&self, tenant: &TenantId, points: Vec<ProductPoint>) -> Result<(), VectorError> {
         // Every point is checked before the first batch goes out.
-        let points: Vec<PointStruct> = points.iter().map(|p| self.to_point(tenant, p)).collect::<Result<_, _>>()?;
+        let points: Vec<PointStruct> = points.iter().map(|p| point_struct(self.dim, &self.bm25, tenant, p)).collect::<Result<_, _>>()?;
         for batch in points.chunks(UPSERT_BATCH) {
             let request = UpsertPoints {
                 collection_name: self.options.collection.clone(),
@@ -566,7 +576,7 @@ impl VectorStore for QdrantServerStore {
         }
         let mut points = q.limit.saturating_mul(OVERFETCH);
         loop {
-            let Some(request) = self.request(tenant, q, points)? else { return Ok(Vec::new()) };
+            let Some(request) = query_request(&self.options, self.dim, &self.bm25, tenant, q, points)? else { return Ok(Vec::new()) };
             let found = self.client.query(request).await.map_err(|e| self.error("query", e))?.result;
             let exhausted = found.len() < points;
             let mut hits: Vec<VectorHit> = Vec::with_capacity(q.limit);
@@ -797,6 +807,97 @@ mod tests {
         assert_eq!(indices.len(), 3, "waterproof, jacket, rain: {indices:?}");
         assert_eq!(query_vector(&bm25, "the for and").0, Vec::<u32>::new(), "stop words only: no term");
         assert_eq!(query_vector(&bm25, "jackets jacket").0, q_idx, "a query term counts once");
+    }
+
+    fn unit(dim: usize) -> Vec<f32> {
+        let mut v = vec![0.0; dim];
+        v[0] = 1.0;
+        v
+    }
+
+    fn tenant_first(f: &Option<Filter>) -> Option<(String, MatchValue)> {
+        field_match(f.as_ref()?.must.first()?)
+    }
+
+    #[test]
+    fn hybrid_queries_filter_both_prefetches_and_fuse_by_rrf() {
+        let (options, bm25, tenant) = (ServerOptions::default(), bm25_model().unwrap(), t("t_a"));
+        let want = Some(("tenant_id".to_string(), MatchValue::Keyword("t_a".into())));
+        let mut q = VectorQuery { dense: unit(4), text: "red jackets".into(), mode: QueryMode::Hybrid, limit: 5, ..Default::default() };
+        q.filter.product_ids = Some(vec!["p_of_b".into()]);
+        let r = query_request(&options, 4, &bm25, &tenant, &q, 15).unwrap().expect("a request");
+        assert_eq!(r.collection_name, DEFAULT_COLLECTION);
+        assert_eq!(r.limit, Some(15));
+        assert_eq!(tenant_first(&r.filter), want);
+        assert_eq!(r.prefetch.len(), 2);
+        for (p, using) in r.prefetch.iter().zip([DENSE, SPARSE]) {
+            assert_eq!(p.using.as_deref(), Some(using));
+            assert_eq!(p.filter, r.filter, "{using}: the prefetch has the whole filter");
+            assert_eq!(tenant_first(&p.filter), want);
+            assert_eq!(p.limit, Some(PREFETCH as u64));
+        }
+        let rrf = Query::new_rrf(Rrf { k: Some(crate::adapters::qdrant_edge::RRF_K as u32), weights: vec![] });
+        assert_eq!(r.query, Some(rrf), "RRF with the edge adapter's k");
+        // Deeper than the prefetch default: the prefetches follow.
+        let deep = query_request(&options, 4, &bm25, &tenant, &q, 300).unwrap().unwrap();
+        assert!(deep.prefetch.iter().all(|p| p.limit == Some(300)));
+
+        // No known word: the dense prefetch alone; keyword mode finds nothing.
+        q.text = "the and of".into();
+        assert_eq!(query_request(&options, 4, &bm25, &tenant, &q, 15).unwrap().unwrap().prefetch.len(), 1);
+        q.mode = QueryMode::Keyword;
+        assert_eq!(query_request(&options, 4, &bm25, &tenant, &q, 15).unwrap(), None);
+        // Keyword mode ignores the dense vector; dense mode checks its length.
+        q.text = "jacket".into();
+        q.dense = vec![];
+        let keyword = query_request(&options, 4, &bm25, &tenant, &q, 15).unwrap().unwrap();
+        assert_eq!((keyword.using.as_deref(), keyword.prefetch.len()), (Some(SPARSE), 0));
+        assert_eq!(tenant_first(&keyword.filter), want);
+        q.mode = QueryMode::Dense;
+        let err = query_request(&options, 4, &bm25, &tenant, &q, 15).unwrap_err();
+        assert!(matches!(err, VectorError::Dimension { expected: 4, got: 0 }), "{err:?}");
+        q.dense = unit(4);
+        let dense = query_request(&options, 4, &bm25, &tenant, &q, 15).unwrap().unwrap();
+        assert_eq!((dense.using.as_deref(), tenant_first(&dense.filter)), (Some(DENSE), want));
+    }
+
+    #[test]
+    fn points_carry_their_tenant_and_facets() {
+        use crate::ports::vectors::Facets;
+        let bm25 = bm25_model().unwrap();
+        let tenant = t("t_a");
+        let p = ProductPoint {
+            product_id: "p1".into(),
+            group: "navy".into(),
+            dense: unit(4),
+            text: "Navy hoodie".into(),
+            facets: Facets {
+                price_min_minor: 4500,
+                price_max_minor: 5000,
+                category: "Men/Tops".into(),
+                options: vec![("Colour".into(), "Navy Blue".into())],
+                in_stock: true,
+            },
+            catalog_version: 7,
+        };
+        let point = point_struct(4, &bm25, &tenant, &p).unwrap();
+        assert_eq!(point.id, Some(point_id(&tenant, "p1", "navy").into()));
+        let get = |k: &str| point.payload.get(k).cloned().unwrap_or_else(|| panic!("{k} missing")).kind.unwrap();
+        assert_eq!(get("tenant_id"), Kind::StringValue("t_a".into()));
+        assert_eq!(get("product_id"), Kind::StringValue("p1".into()));
+        assert_eq!(get("group"), Kind::StringValue("navy".into()));
+        assert_eq!(get("price_min"), Kind::IntegerValue(4500));
+        assert_eq!(get("price_max"), Kind::IntegerValue(5000));
+        assert_eq!(get("in_stock"), Kind::BoolValue(true));
+        assert_eq!(get("catalog_version"), Kind::IntegerValue(7));
+        let list = |k: &str| match get(k) {
+            Kind::ListValue(l) => l.values.into_iter().filter_map(|v| match v.kind { Some(Kind::StringValue(s)) => Some(s), _ => None }).collect::<Vec<_>>(),
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(list("category"), category_prefixes("Men/Tops"));
+        assert_eq!(list("options"), ["color=navy blue"]);
+        let err = point_struct(5, &bm25, &tenant, &p).unwrap_err();
+        assert!(matches!(err, VectorError::Dimension { expected: 5, got: 4 }), "{err:?}");
     }
 
     #[tokio::test]
