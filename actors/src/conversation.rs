@@ -68,6 +68,8 @@ pub struct ConversationArgs {
     /// Held by this conversation's log task while it lives: the next incarnation waits
     /// for it, so it never reads the store before the last events are written.
     pub generation: Arc<tokio::sync::Mutex<()>>,
+    /// The group-commit writer every conversation's log persists through.
+    pub events: crate::event_log::EventWriter,
 }
 
 pub struct ConversationActor;
@@ -154,7 +156,7 @@ impl Actor for ConversationActor {
         let (cart, _) = Actor::spawn_linked(None, CartActor, cart_args, myself.get_cell()).await?;
         let current_cart = ractor::call!(cart, CartMsg::Get)?;
         let (log_tx, log_rx) = mpsc::unbounded_channel();
-        let log = EventLog::new(tenant.clone(), conversation.clone(), store, last_seq, &current_cart);
+        let log = EventLog::new(tenant.clone(), conversation.clone(), store, args.events.clone(), last_seq, &current_cart);
         tokio::spawn(async move {
             log.run(log_rx).await;
             drop(generation);

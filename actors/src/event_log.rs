@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use engine::domain::{Cart, ConversationId, TenantId};
 use engine::events::{Event, SeqEvent};
-use engine::ports::store::{Store, StoredEvent, TranscriptMessage};
+use engine::ports::store::{EventGroup, Store, StoreResult, StoredEvent, TranscriptMessage};
 use engine::views::CartView;
 use tokio::sync::{mpsc, oneshot};
 
@@ -51,10 +51,85 @@ pub(crate) enum LogCmd {
     Dialogue(String),
 }
 
+/// Rows one group commit writes at most.
+const GROUP_COMMIT_ROWS: usize = 512;
+
+/// Group commit of every live conversation's events: one task collects the appends
+/// queued at the moment it is free and writes them with one statement, so under load
+/// many conversations share one write instead of queueing for the one SQLite writer
+/// with one statement each. Alone, an append is written at once (no waiting for
+/// company). Each conversation's log waits for its own write before the next, so its
+/// order is kept.
+#[derive(Clone)]
+pub struct EventWriter {
+    tx: mpsc::UnboundedSender<WriteReq>,
+}
+
+struct WriteReq {
+    tenant: TenantId,
+    conversation: ConversationId,
+    events: Vec<StoredEvent>,
+    reply: oneshot::Sender<(Vec<StoredEvent>, StoreResult<()>)>,
+}
+
+impl EventWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<WriteReq>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut rows = first.events.len();
+                let mut reqs = vec![first];
+                while rows < GROUP_COMMIT_ROWS {
+                    match rx.try_recv() {
+                        Ok(r) => {
+                            rows += r.events.len();
+                            reqs.push(r);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                write_group(store.as_ref(), reqs).await;
+            }
+        });
+        Self { tx }
+    }
+
+    /// Persists one conversation's events; gives them back with the outcome.
+    async fn append(&self, tenant: &TenantId, conversation: &ConversationId, events: Vec<StoredEvent>) -> (Vec<StoredEvent>, StoreResult<()>) {
+        let (reply, rx) = oneshot::channel();
+        let req = WriteReq { tenant: tenant.clone(), conversation: conversation.clone(), events, reply };
+        if let Err(mpsc::error::SendError(req)) = self.tx.send(req) {
+            return (req.events, Err(engine::ports::store::StoreError::Database("the event writer has stopped".into())));
+        }
+        rx.await.unwrap_or_else(|_| (Vec::new(), Err(engine::ports::store::StoreError::Database("the event writer has stopped".into()))))
+    }
+}
+
+async fn write_group(store: &dyn Store, reqs: Vec<WriteReq>) {
+    if reqs.len() > 1 {
+        let groups: Vec<EventGroup<'_>> =
+            reqs.iter().map(|r| EventGroup { tenant: &r.tenant, conversation: &r.conversation, events: &r.events }).collect();
+        if store.append_event_groups(&groups).await.is_ok() {
+            for r in reqs {
+                let _ = r.reply.send((r.events, Ok(())));
+            }
+            return;
+        }
+        // Something in the group was refused: write each on its own, so only the
+        // culprit's log sees the error.
+    }
+    for r in reqs {
+        let result = store.append_events(&r.tenant, &r.conversation, &r.events).await;
+        let _ = r.reply.send((r.events, result));
+    }
+}
+
 pub(crate) struct EventLog {
     tenant: TenantId,
     conversation: ConversationId,
     store: Arc<dyn Store>,
+    writer: EventWriter,
     last_seq: i64,
     cart: CartView,
     recent: VecDeque<(i64, Frame)>,
@@ -62,8 +137,8 @@ pub(crate) struct EventLog {
 }
 
 impl EventLog {
-    pub(crate) fn new(tenant: TenantId, conversation: ConversationId, store: Arc<dyn Store>, last_seq: i64, cart: &Cart) -> Self {
-        Self { tenant, conversation, store, last_seq, cart: CartView::from(cart), recent: VecDeque::new(), subscribers: HashMap::new() }
+    pub(crate) fn new(tenant: TenantId, conversation: ConversationId, store: Arc<dyn Store>, writer: EventWriter, last_seq: i64, cart: &Cart) -> Self {
+        Self { tenant, conversation, store, writer, last_seq, cart: CartView::from(cart), recent: VecDeque::new(), subscribers: HashMap::new() }
     }
 
     /// Runs until every sender is gone, persisting what was queued before that.
@@ -147,16 +222,18 @@ impl EventLog {
     }
 
     async fn persist_and_send(&mut self, batch: Vec<(SeqEvent, Option<String>)>) -> bool {
-        let stored: Vec<StoredEvent> = batch
+        let mut stored: Vec<StoredEvent> = batch
             .iter()
             .map(|(e, cmd)| StoredEvent { seq: e.seq, kind: e.event.kind().to_string(), json: e.to_json(), command_id: cmd.clone() })
             .collect();
         let mut delay = Duration::from_millis(20);
         let mut attempt = 0;
         loop {
-            match self.store.append_events(&self.tenant, &self.conversation, &stored).await {
+            let (back, result) = self.writer.append(&self.tenant, &self.conversation, stored).await;
+            stored = back;
+            match result {
                 Ok(()) => break,
-                Err(e) if attempt < 3 => {
+                Err(e) if attempt < 3 && !stored.is_empty() => {
                     tracing::warn!(conversation = %self.conversation, error = %e, "event append failed, retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 4;

@@ -50,6 +50,7 @@ pub struct Registry;
 
 pub struct RegistryState {
     services: Arc<Services>,
+    events: crate::event_log::EventWriter,
     conversations: HashMap<ConvKey, Slot>,
     by_cell: HashMap<ractor::ActorId, ConvKey>,
     generations: HashMap<ConvKey, Arc<tokio::sync::Mutex<()>>>,
@@ -63,6 +64,7 @@ impl Actor for Registry {
 
     async fn pre_start(&self, _myself: ActorRef<RegistryMsg>, services: Arc<Services>) -> Result<RegistryState, ActorProcessingErr> {
         Ok(RegistryState {
+            events: crate::event_log::EventWriter::start(services.store.clone()),
             services,
             conversations: HashMap::new(),
             by_cell: HashMap::new(),
@@ -95,6 +97,7 @@ impl Actor for Registry {
                             services: state.services.clone(),
                             tenant_actor,
                             generation: state.generations.entry(key.clone()).or_default().clone(),
+                            events: state.events.clone(),
                         };
                         let registry = myself.clone();
                         let supervisor: ActorCell = myself.get_cell();

@@ -149,6 +149,14 @@ pub struct PortalUser {
     pub created_at: DateTime<Utc>,
 }
 
+/// Events of one conversation, for `Store::append_event_groups`.
+#[derive(Clone, Copy, Debug)]
+pub struct EventGroup<'a> {
+    pub tenant: &'a TenantId,
+    pub conversation: &'a ConversationId,
+    pub events: &'a [StoredEvent],
+}
+
 /// The outcome of importing one product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Upserted {
@@ -216,6 +224,15 @@ pub trait Store: Send + Sync + 'static {
     async fn save_dialogue_state(&self, tenant: &TenantId, id: &ConversationId, state: &str) -> StoreResult<()>;
     /// Appends events in one transaction. A `seq` already used is a `Conflict`.
     async fn append_events(&self, tenant: &TenantId, conversation: &ConversationId, events: &[StoredEvent]) -> StoreResult<()>;
+    /// The events of several conversations in one write (group commit: one statement
+    /// instead of one per conversation). All or nothing: on an error nothing was
+    /// written, and the caller may append the groups one by one to find the culprit.
+    async fn append_event_groups(&self, groups: &[EventGroup<'_>]) -> StoreResult<()> {
+        for g in groups {
+            self.append_events(g.tenant, g.conversation, g.events).await?;
+        }
+        Ok(())
+    }
     /// Events with `seq > after`, in order, at most `limit`.
     async fn events_after(&self, tenant: &TenantId, conversation: &ConversationId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
     async fn last_seq(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<i64>;

@@ -56,6 +56,7 @@ store_tests!(
     api_keys_find_their_tenant_by_hash,
     jobs_round_trip_and_stay_with_their_tenant,
     portal_users_are_unique_by_email_and_scoped_by_tenant,
+    event_groups_commit_together_or_not_at_all,
 );
 
 async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
@@ -411,6 +412,42 @@ async fn events_append_read_and_acks(store: Arc<dyn Store>) {
         store.append_events(&t, &ConversationId::generate(), &[event(1, None)]).await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn event_groups_commit_together_or_not_at_all(store: Arc<dyn Store>) {
+    use engine::ports::store::EventGroup;
+    let (a, b) = (seed_tenant(&*store, "A").await, seed_tenant(&*store, "B").await);
+    let (ca, cb) = (seed_conversation(&*store, &a).await, seed_conversation(&*store, &b).await);
+    let ea = [event(1, Some("cmd-1")), event(2, None)];
+    let eb: Vec<StoredEvent> = (1..=70).map(|i| event(i, None)).collect(); // more than one chunk
+    let groups = [
+        EventGroup { tenant: &a, conversation: &ca, events: &ea },
+        EventGroup { tenant: &b, conversation: &cb, events: &eb },
+    ];
+    store.append_event_groups(&groups).await.expect("group write");
+    assert_eq!(store.events_after(&a, &ca, 0, 100).await.unwrap(), ea.to_vec());
+    assert_eq!(store.events_after(&b, &cb, 0, 100).await.unwrap(), eb);
+    assert_eq!(store.command_acks(&a, &ca).await.unwrap(), vec![("cmd-1".into(), 1)]);
+
+    // A group naming B's conversation as A's writes nothing at all.
+    let more_a = [event(3, None)];
+    let forged = [event(71, None)];
+    let bad = [
+        EventGroup { tenant: &a, conversation: &ca, events: &more_a },
+        EventGroup { tenant: &a, conversation: &cb, events: &forged },
+    ];
+    assert!(store.append_event_groups(&bad).await.is_err());
+    assert_eq!(store.last_seq(&a, &ca).await.unwrap(), 2, "nothing of a refused group is written");
+    assert_eq!(store.last_seq(&b, &cb).await.unwrap(), 70);
+
+    // A used seq fails the whole group too.
+    let dup = [event(2, None)];
+    let conflict = [
+        EventGroup { tenant: &b, conversation: &cb, events: &[event(71, None)] },
+        EventGroup { tenant: &a, conversation: &ca, events: &dup },
+    ];
+    assert!(store.append_event_groups(&conflict).await.is_err());
+    assert_eq!(store.last_seq(&b, &cb).await.unwrap(), 70);
 }
 
 async fn event_log_is_isolated_between_tenants(store: Arc<dyn Store>) {

@@ -32,7 +32,7 @@ use crate::domain::{
 };
 use crate::ports::jobs::JobRecord;
 use crate::ports::store::{
-    ConversationRecord, Deployment, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
+    ConversationRecord, Deployment, EventGroup, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage, Upserted,
 };
 use queries::{EVENT_CHUNK, impl_store, put_cart};

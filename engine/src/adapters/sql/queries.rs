@@ -575,6 +575,49 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn append_event_groups(&self, groups: &[EventGroup<'_>]) -> StoreResult<()> {
+                let rows: Vec<(&TenantId, &ConversationId, &StoredEvent)> =
+                    groups.iter().flat_map(|g| g.events.iter().map(move |e| (g.tenant, g.conversation, e))).collect();
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                // One transaction, one statement per chunk, each row guarded by its own
+                // ownership check; a row that fails it makes the count short, and the
+                // whole write is rolled back (the caller then writes group by group).
+                let mut tx = self.write_tx().await?;
+                for chunk in rows.chunks(EVENT_CHUNK) {
+                    let mut sql = String::from(
+                        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id) \
+                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        let b = 1 + 6 * i;
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
+                    }
+                    sql.push_str(
+                        ") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column1 AND c.id = v.column2)",
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (tenant, conversation, e) in chunk {
+                        q = q
+                            .bind(tenant.as_str())
+                            .bind(conversation.as_str())
+                            .bind(e.seq)
+                            .bind(&e.kind)
+                            .bind(&e.json)
+                            .bind(e.command_id.as_deref());
+                    }
+                    let done = q.execute(&mut *tx).await.map_err(db_err)?;
+                    if done.rows_affected() != chunk.len() as u64 {
+                        return Err(StoreError::NotFound); // dropping `tx` rolls back
+                    }
+                }
+                tx.commit().await.map_err(db_err)
+            }
+
             async fn events_after(
                 &self,
                 tenant: &TenantId,
