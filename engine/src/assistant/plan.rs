@@ -283,9 +283,10 @@ async fn dispatch(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut 
                 plan.call(Tool::Checkout {});
             }
         }
+        // "what goes well with it?", "anything to go with it?", "any suggestions for
+        // my cart?".
+        Intent::Browse | Intent::Want | Intent::ViewCart if super::suggest::asked(ctx, clause, plan).await => {}
         Intent::ViewCart => cart_ops::view_cart(ctx, clause, plan),
-        // "what goes well with it?", "anything to go with it?", "recommend something".
-        Intent::Browse | Intent::Want if super::suggest::asked(ctx, clause, plan).await => {}
         Intent::Browse if implicit_add(ctx, plan, clause).await => {
             for part in split_products(ctx, clause) {
                 cart_ops::add(ctx, u, &part, plan).await;

@@ -87,7 +87,9 @@ pub fn later_round(ctx: &Ctx<'_>, done: &[Done]) -> Plan {
             _ => None,
         })
         .collect();
-    if !added.is_empty() && !tally.failed && !checking_out && plan.memory.pending.is_empty() {
+    // Nor after a swap ("the roller for a brick"): what was just put back is no news.
+    let swapped = done.iter().any(|d| matches!(d.tool, Tool::RemoveFromCart { .. }));
+    if !added.is_empty() && !tally.failed && !checking_out && !swapped && plan.memory.pending.is_empty() {
         super::suggest::after_add(&mut plan, &added);
     }
     if checking_out {

@@ -146,6 +146,9 @@ const KINDS: &[(&str, Slot)] = &[
     ("mount", Slot::DeviceAccessory),
     ("battery", Slot::DeviceAccessory),
     ("lens", Slot::DeviceAccessory),
+    ("stick", Slot::DeviceAccessory),
+    ("tracker", Slot::DeviceAccessory),
+    ("transmitter", Slot::DeviceAccessory),
 ];
 
 /// Kind nouns that name a whole section of a shop rather than one kind of product.
@@ -187,7 +190,9 @@ const UNKNOWN_SLOT: f32 = 0.3;
 const W_COMPLEMENT: f32 = 1.0;
 const W_SAME_AUDIENCE: f32 = 0.6;
 const W_OTHER_AUDIENCE: f32 = -3.0;
-const W_TEXT: f32 = 3.0;
+const W_NAME: f32 = 2.0;
+const W_DESCRIPTION: f32 = 1.0;
+const W_FIT: f32 = 1.5;
 const W_COLOUR: f32 = 0.4;
 const W_DENSE: f32 = 2.0;
 /// A kind the cart already has (pants when pants are in the cart) ranks after the rest.
@@ -254,8 +259,21 @@ impl Profile {
 
     /// The same head noun, or the same kind-naming category leaf (a hoodie and a
     /// sweatshirt of "Hoodies & Sweatshirts").
+    /// Without a head noun on either side, the same leaf ("Selfie-Sticks").
     fn same_kind(&self, other: &Profile) -> bool {
-        (self.kind.is_some() && self.kind == other.kind) || (self.kind_leaf && self.leaf == other.leaf)
+        let same_leaf = !self.leaf.is_empty() && self.leaf == other.leaf;
+        (self.kind.is_some() && self.kind == other.kind)
+            || (self.kind_leaf && same_leaf)
+            || (self.kind.is_none() && other.kind.is_none() && same_leaf)
+    }
+
+    /// What a list should not repeat: the kind-naming leaf (one bag, whichever its
+    /// noun), else the head noun, else the leaf.
+    fn variety_key(&self) -> String {
+        match (&self.kind, self.kind_leaf) {
+            (_, true) | (None, _) => self.leaf.clone(),
+            (Some(k), false) => k.clone(),
+        }
     }
 }
 
@@ -279,65 +297,103 @@ fn colour_values(p: &Product, in_stock_only: bool) -> HashSet<String> {
         .collect()
 }
 
-/// TF-IDF vectors of the catalog's products (title, tags, category and description),
-/// unit length, for cosine similarity.
+/// TF-IDF vectors of the catalog's products, unit length, for cosine similarity:
+/// of what a product is called (title and tags: the activity, the material, the model
+/// it fits) and, at a lower weight, of what its description says.
 struct TextVectors {
-    vectors: HashMap<ProductId, HashMap<String, f32>>,
+    names: HashMap<ProductId, HashMap<String, f32>>,
+    descriptions: HashMap<ProductId, HashMap<String, f32>>,
+}
+
+/// One field's TF-IDF vectors over the catalog.
+fn tf_idf(products: &[Arc<Product>], text: impl Fn(&Product) -> String) -> HashMap<ProductId, HashMap<String, f32>> {
+    let docs: Vec<(ProductId, HashMap<String, f32>)> = products
+        .iter()
+        .map(|p| {
+            let mut tf: HashMap<String, f32> = HashMap::new();
+            for t in analyze(&text(p)) {
+                *tf.entry(t).or_default() += 1.0;
+            }
+            (p.id.clone(), tf)
+        })
+        .collect();
+    let n = docs.len().max(1) as f32;
+    let mut df: HashMap<&str, f32> = HashMap::new();
+    for (_, tf) in &docs {
+        for t in tf.keys() {
+            *df.entry(t.as_str()).or_default() += 1.0;
+        }
+    }
+    let idf: HashMap<String, f32> = df.into_iter().map(|(t, d)| (t.to_string(), (n / d).ln())).collect();
+    docs.into_iter()
+        .map(|(id, tf)| {
+            let mut v: HashMap<String, f32> = tf
+                .into_iter()
+                .map(|(t, f)| {
+                    let w = (1.0 + f.ln()) * idf.get(&t).copied().unwrap_or(0.0);
+                    (t, w)
+                })
+                .filter(|(_, w)| *w > 0.0)
+                .collect();
+            let norm = v.values().map(|w| w * w).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                v.values_mut().for_each(|w| *w /= norm);
+            }
+            (id, v)
+        })
+        .collect()
+}
+
+fn cosine(a: Option<&HashMap<String, f32>>, b: Option<&HashMap<String, f32>>) -> f32 {
+    let (Some(a), Some(b)) = (a, b) else { return 0.0 };
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    small.iter().filter_map(|(t, w)| large.get(t).map(|x| w * x)).sum()
 }
 
 impl TextVectors {
     fn build(products: &[Arc<Product>]) -> TextVectors {
-        let docs: Vec<(ProductId, HashMap<String, f32>)> = products
-            .iter()
-            .map(|p| {
-                let mut tf: HashMap<String, f32> = HashMap::new();
-                // Title and tags say what matters (activity, material); the description
-                // adds the rest at a lower weight.
-                for (text, w) in [(&p.title, 2.0), (&p.tags.join(" "), 2.0), (&p.description_text, 1.0)] {
-                    for t in analyze(text) {
-                        if t.chars().all(|c| c.is_ascii_digit()) && t.len() > 2 {
-                            continue;
-                        }
-                        *tf.entry(t).or_default() += w;
-                    }
-                }
-                (p.id.clone(), tf)
-            })
-            .collect();
-        let n = docs.len().max(1) as f32;
-        let mut df: HashMap<&str, f32> = HashMap::new();
-        for (_, tf) in &docs {
-            for t in tf.keys() {
-                *df.entry(t.as_str()).or_default() += 1.0;
-            }
+        TextVectors {
+            names: tf_idf(products, |p| format!("{} {}", p.title, p.tags.join(" "))),
+            descriptions: tf_idf(products, |p| p.description_text.clone()),
         }
-        let idf: HashMap<String, f32> = df.into_iter().map(|(t, d)| (t.to_string(), (n / d).ln())).collect();
-        let vectors = docs
-            .into_iter()
-            .map(|(id, tf)| {
-                let mut v: HashMap<String, f32> = tf
-                    .into_iter()
-                    .map(|(t, f)| {
-                        let w = (1.0 + f.ln()) * idf.get(&t).copied().unwrap_or(0.0);
-                        (t, w)
-                    })
-                    .filter(|(_, w)| *w > 0.0)
-                    .collect();
-                let norm = v.values().map(|w| w * w).sum::<f32>().sqrt();
-                if norm > 0.0 {
-                    v.values_mut().for_each(|w| *w /= norm);
-                }
-                (id, v)
-            })
-            .collect();
-        TextVectors { vectors }
     }
 
-    fn cosine(&self, a: &ProductId, b: &ProductId) -> f32 {
-        let (Some(a), Some(b)) = (self.vectors.get(a), self.vectors.get(b)) else { return 0.0 };
-        let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-        small.iter().filter_map(|(t, w)| large.get(t).map(|x| w * x)).sum()
+    fn names(&self, a: &ProductId, b: &ProductId) -> f32 {
+        cosine(self.names.get(a), self.names.get(b))
     }
+
+    fn descriptions(&self, a: &ProductId, b: &ProductId) -> f32 {
+        cosine(self.descriptions.get(a), self.descriptions.get(b))
+    }
+}
+
+/// The words after "for" in a title: what the product fits ("Case for Apple iPhone 7"
+/// fits "apple iphone 7").
+fn fits(title: &str) -> Vec<String> {
+    let ws = words(title);
+    match ws.iter().position(|w| w == "for") {
+        Some(i) => ws[i + 1..].iter().map(|w| stem(w)).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// How well a candidate fits the seed: the share of what it is for that the seed's
+/// title names (a case for the phone), or that the seed is for too (a case and a
+/// screen protector for the same phone).
+fn fit(seed: &Product, cand: &Product) -> f32 {
+    let theirs = fits(&cand.title);
+    if theirs.is_empty() {
+        return 0.0;
+    }
+    let name: HashSet<String> = words(&seed.title).iter().map(|w| stem(w)).collect();
+    let ours: HashSet<String> = fits(&seed.title).into_iter().collect();
+    let share = |set: &HashSet<String>| theirs.iter().filter(|w| set.contains(*w)).count() as f32 / theirs.len() as f32;
+    let both = if ours.is_empty() {
+        0.0
+    } else {
+        theirs.iter().filter(|w| ours.contains(*w)).count() as f32 / theirs.len().max(ours.len()) as f32
+    };
+    share(&name).max(both)
 }
 
 /// One eligible product with its score and kind (for the variety of the list).
@@ -400,7 +456,9 @@ pub fn candidates(catalog: &CatalogSnapshot, for_products: &[ProductId], exclude
             };
             let score = W_COMPLEMENT * complement
                 + audience
-                + W_TEXT * text.cosine(&seed.id, &p.id)
+                + W_NAME * text.names(&seed.id, &p.id)
+                + W_DESCRIPTION * text.descriptions(&seed.id, &p.id)
+                + W_FIT * fit(seed, p)
                 + W_COLOUR * colour;
             best = Some(best.map_or(score, |b: f32| b.max(score)));
         }
@@ -408,8 +466,7 @@ pub fn candidates(catalog: &CatalogSnapshot, for_products: &[ProductId], exclude
         if cart_profiles.iter().any(|c| c.same_kind(&prof)) {
             score += W_KIND_IN_CART;
         }
-        let kind = prof.kind.clone().unwrap_or_else(|| prof.leaf.clone());
-        out.push(Candidate { product: p.clone(), score, kind });
+        out.push(Candidate { product: p.clone(), score, kind: prof.variety_key() });
     }
     out
 }
@@ -620,6 +677,25 @@ mod tests {
         // Pants are in the cart already: the short comes first, another pant later.
         assert_eq!(got[0], "Running Short", "{got:?}");
         assert!(!got.contains(&"Yoga Pant".to_string()), "{got:?}");
+    }
+
+    #[test]
+    fn products_without_a_kind_noun_are_told_apart_by_their_leaf() {
+        let s = CatalogSnapshot::new(
+            1,
+            vec![
+                product("W1", "Acme Widget", "Gadgets/Widgets", &[], &[("", 3)]),
+                product("W2", "Acme Widget Pro", "Gadgets/Widgets", &[], &[("", 3)]),
+                product("G1", "Acme Gizmo", "Gadgets/Gizmos", &[], &[("", 3)]),
+                product("G2", "Acme Gizmo Max", "Gadgets/Gizmos", &[], &[("", 3)]),
+                product("D1", "Acme Doohickey", "Gadgets/Doohickeys", &[], &[("", 3)]),
+            ],
+        );
+        // Not the other widget; one gizmo before a second one.
+        let got = titles(&recommend(&s, &[id("w1")], &[], 5));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(!got.contains(&"Acme Widget Pro".to_string()), "{got:?}");
+        assert_eq!(got[2], "Acme Gizmo Max", "{got:?}");
     }
 
     #[test]
