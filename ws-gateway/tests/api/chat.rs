@@ -85,3 +85,52 @@ async fn the_text_cannot_set_a_price_or_check_out_unasked() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_suggests_other_kinds_of_products_never_what_the_cart_holds() {
+    let app = spawn_app().await;
+    let (mut ws, _) = app.shopper().await;
+    let f = say(&mut ws, "m1", "add a Hero Hoodie in M black").await;
+    let carts = of_type(&f, "cart");
+    assert_eq!(carts.len(), 1, "{f:?}");
+    let in_cart: Vec<String> = carts[0]["cart"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["product_id"].as_str().unwrap().to_string())
+        .collect();
+    let products = of_type(&f, "products");
+    assert_eq!(products.len(), 1, "one products event with the suggestions: {f:?}");
+    let items = products[0]["items"].as_array().unwrap();
+    assert!((2..=3).contains(&items.len()), "{items:?}");
+    let text = reply(&f);
+    assert!(text.contains("You might also like"), "{text}");
+    let mut ids: Vec<&str> = Vec::new();
+    for p in items {
+        let (id, title) = (p["id"].as_str().unwrap(), p["title"].as_str().unwrap());
+        assert!(!in_cart.iter().any(|c| c == id), "{title} is in the cart");
+        assert!(!title.contains("Hoodie"), "another hoodie suggested for a hoodie: {title}");
+        assert_eq!(p["in_stock"], true, "{title}");
+        assert!(text.contains(title), "the reply names {title}: {text}");
+        ids.push(id);
+    }
+    let unique: std::collections::HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), items.len(), "each product once");
+    // The suggestions come after the cart change, in the same turn.
+    let seq_of = |t: &str| of_type(&f, t)[0]["seq"].as_i64().unwrap();
+    assert!(seq_of("cart") < seq_of("products"));
+
+    // More of the same product: nothing new to suggest.
+    let f = say(&mut ws, "m2", "add two more").await;
+    assert_eq!(of_type(&f, "cart").len(), 1, "{f:?}");
+    assert!(of_type(&f, "products").is_empty(), "{f:?}");
+
+    // Asked for, they come again, still not the cart's.
+    let f = say(&mut ws, "m3", "what goes well with it?").await;
+    let products = of_type(&f, "products");
+    assert_eq!(products.len(), 1, "{f:?}");
+    for p in products[0]["items"].as_array().unwrap() {
+        assert!(!in_cart.iter().any(|c| c == p["id"].as_str().unwrap()), "{p}");
+    }
+    assert!(reply(&f).contains("go well with the Hero Hoodie"), "{}", reply(&f));
+}
