@@ -718,3 +718,34 @@ async fn serves_the_demo_shop() {
 }
 
 
+
+fn recommends(t: &Turn) -> bool {
+    t.calls.iter().any(|c| matches!(c, Tool::RecommendProducts { .. }))
+}
+
+#[tokio::test]
+async fn suggests_after_an_add_once_and_never_after_a_refusal_or_with_a_checkout() {
+    let mut s = shop();
+    let t = s.say("add 2 Hero Hoodie M Black").await;
+    assert!(recommends(&t), "{:?}", t.calls);
+    assert!(t.text.contains("You might also like the "), "{}", t.text);
+    assert!(!t.text.contains("Chaz Kangeroo Hoodie"), "no hoodie for a hoodie: {}", t.text);
+    // More of the same: nothing new to suggest.
+    let t = s.say("add two more").await;
+    assert!(!recommends(&t) && !t.text.contains("might also like"), "{}", t.text);
+    // A refused add suggests nothing.
+    let t = s.say("add 100 water bottles").await;
+    assert!(!recommends(&t) && !t.text.contains("might also like"), "{}", t.text);
+    // Nor an add about to be checked out.
+    let t = s.say("add the backpack and check out").await;
+    assert!(has_checkout(&t));
+    assert!(!recommends(&t) && !t.text.contains("might also like"), "{}", t.text);
+    // Asked for: about the product talked about, listed like a search's results.
+    let t = s.say("what goes well with it?").await;
+    assert!(t.text.starts_with("These go well with the Fusion Backpack: the "), "{}", t.text);
+    let [Tool::ShowProducts { product_ids }] = t.calls.as_slice() else { panic!("{:?}", t.calls) };
+    assert!(!product_ids.contains(&pid("fusion")));
+    let first = product_ids[0].clone();
+    let t = s.say("add the first one").await;
+    assert!(matches!(t.calls.first(), Some(Tool::AddToCart(a)) if a.product_id == first), "{:?}", t.calls);
+}
