@@ -396,6 +396,48 @@ fn fit(seed: &Product, cand: &Product) -> f32 {
     share(&name).max(both)
 }
 
+/// What recommendations read of one catalog snapshot, built once per snapshot: the
+/// text vectors and every product's profile.
+struct Prepared {
+    text: TextVectors,
+    profiles: HashMap<ProductId, Arc<Profile>>,
+}
+
+/// Snapshots prepared lately (a few tenants' current catalogs).
+const PREPARED_KEPT: usize = 16;
+
+impl Prepared {
+    /// The preparation of this snapshot, from a small cache. A snapshot is known by
+    /// its version, size and first and last product ids (ids are unique across
+    /// tenants), so another tenant's or version's catalog is never mistaken for it.
+    fn of(catalog: &CatalogSnapshot) -> Arc<Prepared> {
+        type Key = (i64, usize, Option<ProductId>, Option<ProductId>);
+        static CACHE: std::sync::Mutex<Vec<(Key, Arc<Prepared>)>> = std::sync::Mutex::new(Vec::new());
+        let key: Key = (
+            catalog.version,
+            catalog.len(),
+            catalog.products.first().map(|p| p.id.clone()),
+            catalog.products.last().map(|p| p.id.clone()),
+        );
+        if let Ok(cache) = CACHE.lock()
+            && let Some((_, hit)) = cache.iter().find(|(k, _)| *k == key)
+        {
+            return hit.clone();
+        }
+        let built = Arc::new(Prepared {
+            text: TextVectors::build(&catalog.products),
+            profiles: catalog.products.iter().map(|p| (p.id.clone(), Arc::new(Profile::of(p)))).collect(),
+        });
+        if let Ok(mut cache) = CACHE.lock() {
+            cache.retain(|(k, _)| *k != key);
+            cache.push((key, built.clone()));
+            let over = cache.len().saturating_sub(PREPARED_KEPT);
+            cache.drain(..over);
+        }
+        built
+    }
+}
+
 /// One eligible product with its score and kind (for the variety of the list).
 #[derive(Clone, Debug)]
 pub struct Candidate {
@@ -414,18 +456,20 @@ pub fn candidates(catalog: &CatalogSnapshot, for_products: &[ProductId], exclude
     if seeds.is_empty() {
         return Vec::new();
     }
-    let seed_profiles: Vec<Profile> = seeds.iter().map(|p| Profile::of(p)).collect();
+    let prepared = Prepared::of(catalog);
+    let profile = |p: &Product| prepared.profiles.get(&p.id).cloned().unwrap_or_else(|| Arc::new(Profile::of(p)));
+    let seed_profiles: Vec<Arc<Profile>> = seeds.iter().map(|p| profile(p)).collect();
     let excluded: HashSet<&ProductId> = exclude.iter().chain(for_products).collect();
     // Kinds the cart already holds besides the seeds.
-    let cart_profiles: Vec<Profile> =
-        exclude.iter().filter(|id| !for_products.contains(id)).filter_map(|id| catalog.product(id)).map(|p| Profile::of(p)).collect();
-    let text = TextVectors::build(&catalog.products);
+    let cart_profiles: Vec<Arc<Profile>> =
+        exclude.iter().filter(|id| !for_products.contains(id)).filter_map(|id| catalog.product(id)).map(|p| profile(p)).collect();
+    let text = &prepared.text;
     let mut out = Vec::new();
     for p in &catalog.products {
         if excluded.contains(&p.id) || !p.in_stock() {
             continue;
         }
-        let prof = Profile::of(p);
+        let prof = profile(p);
         if seed_profiles.iter().any(|s| s.same_kind(&prof)) {
             continue;
         }
