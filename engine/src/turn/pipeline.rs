@@ -185,12 +185,12 @@ async fn execute(
         Tool::RecommendProducts { product_ids, limit } => {
             // Only this tenant's snapshot is consulted, and never what the cart holds.
             let in_cart: Vec<ProductId> = cart.lines.iter().map(|l| l.product_id.clone()).collect();
-            let mut seeds: Vec<ProductId> =
-                product_ids.into_iter().filter(|id| input.catalog.product(id).is_some()).collect();
-            if seeds.is_empty() {
-                seeds = in_cart.clone();
-            }
-            seeds.dedup();
+            // Without ids: for the cart. Ids of no product of this shop: for nothing.
+            let seeds: Vec<ProductId> = if product_ids.is_empty() {
+                in_cart.clone()
+            } else {
+                product_ids.into_iter().filter(|id| input.catalog.product(id).is_some()).collect()
+            };
             let limit = limit.unwrap_or(3).clamp(1, 10) as usize;
             match retriever.recommend(&input.tenant, &input.catalog, &seeds, &in_cart, limit).await {
                 Ok(hits) => {

@@ -172,3 +172,97 @@ async fn retrievers_recommend_only_the_tenants_own_products() {
         assert!(none.is_empty(), "{name}: {:?}", titles(&none));
     }
 }
+
+/// A model that calls the given tools once, then says "ok"; it keeps the tool results.
+struct Caller {
+    calls: Vec<engine::ports::llm::ToolCall>,
+    results: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl engine::ports::llm::LanguageModel for Caller {
+    fn name(&self) -> &'static str {
+        "caller"
+    }
+
+    async fn stream(
+        &self,
+        request: engine::ports::llm::ModelRequest,
+    ) -> Result<engine::ports::llm::ModelStream, engine::ports::llm::ModelError> {
+        use engine::ports::llm::{ChatMessage, ModelChunk};
+        let chunks: Vec<ModelChunk> = match request.messages.last() {
+            Some(ChatMessage::Tool { .. }) => {
+                let mut results = self.results.lock().unwrap();
+                for m in &request.messages {
+                    if let ChatMessage::Tool { content, .. } = m {
+                        results.push(content.clone());
+                    }
+                }
+                vec![ModelChunk::Text("ok".into())]
+            }
+            _ => self.calls.iter().cloned().map(ModelChunk::ToolCall).collect(),
+        };
+        Ok(Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))))
+    }
+}
+
+struct Events(std::sync::Mutex<Vec<engine::events::Event>>, engine::domain::Cart);
+
+#[async_trait::async_trait]
+impl engine::turn::TurnEffects for Events {
+    async fn emit(&self, event: engine::events::Event) {
+        self.0.lock().unwrap().push(event);
+    }
+
+    async fn cart(&self, _op: engine::carts::CartOp) -> Result<engine::carts::CartOutcome, engine::carts::CartFailure> {
+        Ok(engine::carts::CartOutcome::Cart(self.1.clone()))
+    }
+}
+
+/// The `recommend_products` tool through the real turn pipeline: without ids it
+/// suggests for the cart, never what the cart holds; another tenant's id finds
+/// nothing; what "the second one" means is left alone.
+#[tokio::test]
+async fn the_recommend_tool_suggests_for_the_cart_and_knows_no_other_tenant() {
+    use engine::domain::{Cart, Currency, Quantity};
+    use engine::events::Event;
+    use engine::ports::llm::ToolCall;
+    use engine::turn::tools::ToolResult;
+    use engine::turn::{DialogueState, TurnInput, run_turn};
+
+    let s = Arc::new(demo());
+    let hoodie = by_title(&s, "Hero Hoodie").clone();
+    let cart = Cart::empty(Currency::USD).add(&hoodie, Some(&hoodie.variants[0].id), Quantity::parse(1).unwrap()).unwrap();
+    let theirs = demo_catalog(&TenantId::parse("t_other").unwrap());
+    let their_id = theirs.products[0].id.to_string();
+    let call = |id: &str, args: serde_json::Value| ToolCall { id: id.into(), name: "recommend_products".into(), arguments: args };
+    let model = Caller {
+        calls: vec![call("c1", serde_json::json!({})), call("c2", serde_json::json!({"product_ids": [their_id]}))],
+        results: Default::default(),
+    };
+    let effects = Events(Default::default(), cart.clone());
+    let keyword = KeywordRetriever::new(Arc::new(CatalogCache::new(crate::support::sqlite_store().await.0)));
+    let input = TurnInput {
+        tenant: TenantId::parse("t_demo").unwrap(),
+        settings: Default::default(),
+        turn: 1,
+        history: Vec::new(),
+        text: "what else?".into(),
+        cart,
+        catalog: s.clone(),
+        dialogue: DialogueState::default(),
+    };
+    let out = run_turn(&model, &keyword, &effects, input).await;
+    let results: Vec<ToolResult> =
+        model.results.lock().unwrap().iter().map(|c| ToolResult::from_content(c).expect("a tool result")).collect();
+    let [ToolResult::Products { items: for_cart }, ToolResult::Products { items: for_theirs }] = results.as_slice() else {
+        panic!("{results:?}")
+    };
+    assert_eq!(for_cart.len(), 3);
+    assert!(for_cart.iter().all(|p| p.id != hoodie.id.as_str() && !p.title.contains("Hoodie")), "{for_cart:?}");
+    assert!(for_theirs.is_empty(), "another tenant's product is unknown: {for_theirs:?}");
+    let events = effects.0.lock().unwrap();
+    let shown: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Products { .. })).collect();
+    assert_eq!(shown.len(), 1, "one products event, for the cart's suggestions");
+    assert!(out.dialogue.last_products.is_empty(), "suggestions are not a list to pick from by position");
+}
