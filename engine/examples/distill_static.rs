@@ -2,12 +2,18 @@
 //! from the all-MiniLM-L6-v2 transformer, the model2vec way:
 //!
 //! 1. every WordPiece vocabulary token is embedded by the transformer as
-//!    `[CLS] token [SEP]`, mean-pooled over the three positions;
+//!    `[CLS] token [SEP]`, mean-pooled over the three positions; so is every extra
+//!    word, as `[CLS] its pieces [SEP]`: the words of the product catalogs in
+//!    `engine/tests/fixtures` (product texts only: no query, no judgment) that the
+//!    tokenizer splits into several pieces, are made of letters, and occur at least
+//!    `MIN_COUNT` times — the `WORDS` most frequent (model2vec's vocabulary extension:
+//!    "night ##stand" gets the transformer's vector for "nightstand" instead of the sum
+//!    of "night" and "##stand");
 //! 2. the vectors are centred and projected on their first `DIM` principal
 //!    components (PCA by a Jacobi eigen-decomposition of the covariance);
 //! 3. each token vector is scaled by a SIF weight from its vocabulary rank
 //!    (Zipf's law: `w = a / (a + p(rank))`, `p ∝ 1/rank`), so frequent tokens weigh
-//!    less in a text's sum;
+//!    less in a text's sum; the extra words rank after the vocabulary, by frequency;
 //! 4. the result is quantised to `i8` with one scale per token.
 //!
 //! Deterministic: the same weights give the same file, byte for byte.
@@ -31,6 +37,31 @@ const DIM: usize = 256;
 const SIF: f64 = 1e-4;
 /// Tokens per forward pass.
 const BATCH: usize = 512;
+/// Extra whole words kept, at most (the most frequent).
+const WORDS: usize = 20_000;
+/// Occurrences in the catalogs a word needs to be kept.
+const MIN_COUNT: usize = 2;
+/// Pieces an extra word may have (longer ones are rare names and codes).
+const MAX_PIECES: usize = 6;
+/// The catalogs whose product texts give the extra words (relative to
+/// `engine/tests/fixtures`): product files only.
+const CORPUS: &[&str] = &[
+    "bestbuy_products_3291.csv",
+    "flipkart_products_1050.csv",
+    "packt_dev_store_products_export.csv",
+    "shopify_official_product_template.csv",
+    "shopify_partners_sample_apparel.csv",
+    "shopify_partners_sample_home-and-garden.csv",
+    "shopify_partners_sample_jewelery.csv",
+    "velofant_real_store_products_export_2025.csv",
+    "wands/wands_products_6482.tsv",
+    "../../data/luma/configurable_products.csv",
+    "../../data/luma/products_gear_bags.csv",
+    "../../data/luma/products_gear_fitness_equipment.csv",
+    "../../data/luma/products_gear_fitness_equipment_ball.csv",
+    "../../data/luma/products_gear_fitness_equipment_strap.csv",
+    "../../data/luma/products_gear_watches.csv",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = std::env::args()
@@ -58,12 +89,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!("\rembedded {vocab} tokens in {:.1} s", started.elapsed().as_secs_f64());
 
+    // 1b. Extra whole words from the catalogs, most frequent first (ties by the word).
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut counts: std::collections::HashMap<String, (usize, Vec<u32>)> = std::collections::HashMap::new();
+    for file in CORPUS {
+        let path = fixtures.join(file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("corpus file {} not found, skipped", path.display());
+            continue;
+        };
+        for line in text.lines() {
+            let enc = tokenizer.encode(line, false).map_err(|e| format!("tokenizer: {e}"))?;
+            let (ids, tokens, words) = (enc.get_ids(), enc.get_tokens(), enc.get_word_ids());
+            let mut i = 0;
+            while i < ids.len() {
+                let mut end = i + 1;
+                while end < ids.len() && words[end].is_some() && words[end] == words[i] {
+                    end += 1;
+                }
+                let word: String = tokens[i..end].iter().map(|t| t.trim_start_matches("##")).collect();
+                if (2..=MAX_PIECES).contains(&(end - i)) && word.len() >= 4 && word.chars().all(|c| c.is_ascii_lowercase()) {
+                    counts.entry(word).or_insert_with(|| (0, ids[i..end].to_vec())).0 += 1;
+                }
+                i = end;
+            }
+        }
+    }
+    let mut extra: Vec<(String, usize, Vec<u32>)> =
+        counts.into_iter().filter(|(_, (n, _))| *n >= MIN_COUNT).map(|(w, (n, ids))| (w, n, ids)).collect();
+    extra.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    extra.truncate(WORDS);
+    let started = Instant::now();
+    let mut word_rows: Vec<Option<Vec<f64>>> = vec![None; extra.len()];
+    for pieces in 2..=MAX_PIECES {
+        let which: Vec<usize> = (0..extra.len()).filter(|&i| extra[i].2.len() == pieces).collect();
+        for chunk in which.chunks(BATCH) {
+            let seqs: Vec<Vec<u32>> =
+                chunk.iter().map(|&i| std::iter::once(cls).chain(extra[i].2.iter().copied()).chain([sep]).collect()).collect();
+            for (&i, v) in chunk.iter().zip(model.pool_ids_blocking(&seqs)?) {
+                word_rows[i] = Some(v.into_iter().map(f64::from).collect());
+            }
+        }
+    }
+    rows.extend(word_rows.into_iter().map(|r| r.unwrap_or_default()));
+    let words: Vec<String> = extra.into_iter().map(|(w, _, _)| w).collect();
+    eprintln!("embedded {} extra words in {:.1} s", words.len(), started.elapsed().as_secs_f64());
+    let total_rows = rows.len();
+
     // 2. PCA.
     let n = rows.first().map_or(0, Vec::len);
     let mut mean = vec![0f64; n];
     for r in &rows {
         for (m, x) in mean.iter_mut().zip(r) {
-            *m += x / vocab as f64;
+            *m += x / total_rows as f64;
         }
     }
     let mut cov = vec![vec![0f64; n]; n];
@@ -78,7 +156,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for i in 0..n {
         for j in i..n {
-            cov[i][j] /= vocab as f64;
+            cov[i][j] /= total_rows as f64;
             cov[j][i] = cov[i][j];
         }
     }
@@ -100,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
 
     // 3. Projection and SIF weighting by rank.
-    let harmonic: f64 = (1..=vocab).map(|r| 1.0 / r as f64).sum();
+    let harmonic: f64 = (1..=total_rows).map(|r| 1.0 / r as f64).sum();
     let projected: Vec<Vec<f32>> = rows
         .iter()
         .enumerate()
@@ -115,7 +193,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
 
     // 4. Quantise and write.
-    let bytes = StaticModel::quantize(&projected).to_bytes();
+    let bytes = StaticModel::quantize_with_words(&projected, words).to_bytes();
     std::fs::create_dir_all(&out_dir)?;
     std::fs::write(out_dir.join("model.bin"), &bytes)?;
     std::fs::copy(model_dir.join("tokenizer.json"), out_dir.join("tokenizer.json"))?;

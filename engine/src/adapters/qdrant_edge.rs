@@ -4,10 +4,17 @@
 //!
 //! Each point has a dense vector (`dense`, cosine) and a BM25 keyword vector
 //! (`bm25`, sparse with `Modifier::Idf`, made by qdrant-edge's own `EdgeBm25` from the
-//! point's text, English stemming and stop words). A hybrid query prefetches
-//! candidates on both and fuses them by reciprocal rank; payload filters apply to
-//! both prefetches. Results are grouped per product here (qdrant-edge 0.7.2 has no
-//! group-by): the query over-fetches points and keeps each product's best.
+//! point's text, English stemming and stop words). A `Hybrid` query searches both
+//! (payload filters apply to both), groups each list per product and fuses the two by
+//! reciprocal rank; `HybridRetriever` fuses the two single-list queries itself
+//! (`ports::vectors::convex_hybrid`, through `query_many`: one blocking call). Results
+//! are grouped per product here (qdrant-edge 0.7.2 has no group-by): a query
+//! over-fetches points and keeps each product's best.
+//!
+//! Searches read no payload: a point's id is a hash of its product id and group, so
+//! the store remembers `id → (product, group)` (a payload read is a decompression and
+//! a JSON parse of every filter field; it was most of a query's time). The HNSW search
+//! breadth is `HNSW_EF` (recall against an exact scan: `loadtests/RETRIEVAL.md`).
 //!
 //! qdrant-edge is synchronous and blocking: every call runs in `spawn_blocking`.
 //! Shards stay open once opened (the WAL holds a lock on the folder); dropping the
@@ -23,8 +30,8 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::serde_json::{Value, json};
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
-    FieldCondition, FieldIndexOperations, Filter, Fusion, JsonPath, Match, Modifier, NamedQuery, NamedVectors,
-    PayloadFieldSchema, PayloadSchemaType, PointInsertOperations, PointOperations, PointStruct, Prefetch,
+    FieldCondition, FieldIndexOperations, Filter, JsonPath, Match, Modifier, NamedQuery, NamedVectors,
+    PayloadFieldSchema, PayloadSchemaType, PointInsertOperations, PointOperations, PointStruct,
     QueryEnum, QueryRequest, Range, ScoringQuery, SparseVector, UpdateOperation, ValueVariants, VectorInternal,
     WithPayloadInterface, WithVector,
 };
@@ -42,8 +49,15 @@ const STATE_FILE: &str = "aisle-index.json";
 pub const RRF_K: usize = 60;
 /// Candidates each prefetch brings to the fusion, at least.
 const PREFETCH: usize = 100;
+/// HNSW search breadth. qdrant's default (the build breadth, 100) finds 86–88 % of the
+/// exact dense top 10 on the 50,000-product benchmark catalog (ties counted as hits);
+/// 512 finds 97 % for about half a millisecond more (loadtests/RETRIEVAL.md).
+pub const HNSW_EF: usize = 512;
 /// Points fetched per product wanted, to leave room for a product's other groups.
-const OVERFETCH: usize = 3;
+const OVERFETCH: usize = 2;
+/// With quantised vectors: candidates scored on the `int8` copy per result kept after
+/// rescoring with the originals.
+const QUANTIZED_OVERSAMPLING: f64 = 2.0;
 /// Upserts are sent in batches of this many points.
 const UPSERT_BATCH: usize = 512;
 
@@ -52,18 +66,40 @@ const UPSERT_BATCH: usize = 512;
 pub struct EdgeOptions {
     pub rrf_k: usize,
     pub prefetch: usize,
-    /// HNSW search breadth; `None` keeps qdrant's default.
+    /// HNSW search breadth; `None` keeps qdrant's default (the build breadth).
     pub hnsw_ef: Option<usize>,
     /// Store vectors on disk (mmap) rather than in RAM.
     pub on_disk: bool,
     /// HNSW graph degree and build breadth; `None` keeps qdrant's defaults (16, 100).
     pub hnsw_m: Option<usize>,
     pub hnsw_ef_construct: Option<usize>,
+    /// Store payloads on disk (mmap) rather than in RAM.
+    pub payload_on_disk: bool,
+    /// Segments the optimiser merges down to; `None` keeps qdrant's default (one per
+    /// two CPUs, at least 2).
+    pub segments: Option<usize>,
+    /// Keep an `int8` scalar-quantised copy of the dense vectors (in RAM) for the
+    /// HNSW search, rescored with the original vectors.
+    pub quantize: bool,
+    /// Dense search by a full scan instead of the HNSW graph (of the quantised copy
+    /// when there is one).
+    pub exact: bool,
 }
 
 impl Default for EdgeOptions {
     fn default() -> Self {
-        Self { rrf_k: RRF_K, prefetch: PREFETCH, hnsw_ef: None, on_disk: true, hnsw_m: None, hnsw_ef_construct: None }
+        Self {
+            rrf_k: RRF_K,
+            prefetch: PREFETCH,
+            hnsw_ef: Some(HNSW_EF),
+            on_disk: true,
+            hnsw_m: None,
+            hnsw_ef_construct: None,
+            payload_on_disk: true,
+            segments: None,
+            quantize: false,
+            exact: false,
+        }
     }
 }
 
@@ -73,7 +109,20 @@ pub struct QdrantEdgeStore {
     options: EdgeOptions,
     bm25: Arc<EdgeBm25>,
     shards: Mutex<HashMap<TenantId, Arc<EdgeShard>>>,
+    /// Per tenant, point id → its product and group. A point's id is a hash of exactly
+    /// these two (`point_id`), so an entry is never stale; it spares searches reading
+    /// payloads (a payload read is a decompression and a JSON parse of every filter
+    /// field, tens of microseconds). Filled by upserts and by reads of points not yet
+    /// seen (after a restart).
+    names: Mutex<HashMap<TenantId, Names>>,
 }
+
+/// A point's product id and group.
+type Name = (Arc<str>, Arc<str>);
+type Names = Arc<std::sync::RwLock<HashMap<u64, Name>>>;
+
+/// Entries kept per tenant before the name cache starts over (it refills on demand).
+const NAMES_MAX: usize = 2_000_000;
 
 impl Drop for QdrantEdgeStore {
     /// A shard flushes when dropped and panics if it cannot; when the whole folder is
@@ -124,7 +173,13 @@ impl QdrantEdgeStore {
         let root = root.into();
         std::fs::create_dir_all(&root).map_err(|e| VectorError::Io { path: root.display().to_string(), reason: e.to_string() })?;
         let bm25 = EdgeBm25::new(EdgeBm25Config::default()).map_err(backend)?;
-        Ok(Self { root, dim, options, bm25: Arc::new(bm25), shards: Mutex::new(HashMap::new()) })
+        Ok(Self { root, dim, options, bm25: Arc::new(bm25), shards: Mutex::new(HashMap::new()), names: Mutex::new(HashMap::new()) })
+    }
+
+    /// Changes the search-time options (HNSW breadth, full scan) of an open store.
+    pub fn set_search(&mut self, hnsw_ef: Option<usize>, exact: bool) {
+        self.options.hnsw_ef = hnsw_ef;
+        self.options.exact = exact;
     }
 
     fn tenant_dir(&self, tenant: &TenantId) -> PathBuf {
@@ -153,11 +208,21 @@ impl QdrantEdgeStore {
             ef_construct: self.options.hnsw_ef_construct.unwrap_or(defaults.ef_construct),
             ..defaults
         };
-        EdgeConfig::builder()
+        let optimizers = qdrant_edge::EdgeOptimizersConfig { default_segment_number: self.options.segments, ..Default::default() };
+        let mut builder = EdgeConfig::builder()
             .hnsw_config(hnsw)
+            .on_disk_payload(self.options.payload_on_disk)
+            .optimizers(optimizers)
             .vector(DENSE, EdgeVectorParams::builder(self.dim, Distance::Cosine).on_disk(self.options.on_disk).build())
-            .sparse_vector(SPARSE, EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build())
-            .build()
+            .sparse_vector(SPARSE, EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build());
+        if self.options.quantize {
+            builder = builder.quantization_config(qdrant_edge::QuantizationConfig::from(qdrant_edge::ScalarQuantizationConfig {
+                r#type: qdrant_edge::ScalarType::Int8,
+                quantile: Some(0.99),
+                always_ram: Some(true),
+            }));
+        }
+        builder.build()
     }
 
     async fn blocking<T: Send + 'static>(
@@ -223,47 +288,149 @@ impl QdrantEdgeStore {
         (!must.is_empty()).then_some(Filter { must: Some(must), should: None, min_should: None, must_not: None })
     }
 
-    fn request(&self, q: &VectorQuery, points: usize) -> Result<QueryRequest, VectorError> {
-        let filter = Self::filter(&q.filter);
-        let dense = || -> Result<ScoringQuery, VectorError> {
-            if q.dense.len() != self.dim {
-                return Err(VectorError::Dimension { expected: self.dim, got: q.dense.len() });
-            }
-            Ok(nearest(DENSE, VectorInternal::from(q.dense.clone())))
-        };
-        let sparse = || nearest(SPARSE, VectorInternal::from(self.bm25.embed_query(&q.text)));
-        let params = self.options.hnsw_ef.map(|ef| qdrant_edge::SearchParams { hnsw_ef: Some(ef), ..Default::default() });
-        let (prefetches, query) = match q.mode {
-            QueryMode::Dense => (vec![], dense()?),
-            QueryMode::Keyword => (vec![], sparse()),
-            QueryMode::Hybrid => {
-                let limit = self.options.prefetch.max(points);
-                let prefetch = |query: ScoringQuery| Prefetch {
-                    prefetches: vec![],
-                    query: Some(query),
-                    limit,
-                    params,
-                    filter: filter.clone(),
-                    score_threshold: None,
-                };
-                (
-                    vec![prefetch(dense()?), prefetch(sparse())],
-                    ScoringQuery::Fusion(Fusion::Rrf { k: self.options.rrf_k, weights: None }),
-                )
-            }
-        };
-        Ok(QueryRequest {
-            prefetches,
+    fn params(&self) -> Option<qdrant_edge::SearchParams> {
+        let quantization = self.options.quantize.then_some(qdrant_edge::QuantizationSearchParams {
+            ignore: false,
+            rescore: Some(true),
+            oversampling: Some(QUANTIZED_OVERSAMPLING),
+        });
+        let exact = self.options.exact;
+        (self.options.hnsw_ef.is_some() || quantization.is_some() || exact)
+            .then(|| qdrant_edge::SearchParams { hnsw_ef: self.options.hnsw_ef, quantization, exact, ..Default::default() })
+    }
+
+    /// One list's request: the `points` nearest to `query`, with the fields grouping needs.
+    fn single(&self, query: ScoringQuery, filter: Option<Filter>, points: usize) -> QueryRequest {
+        QueryRequest {
+            prefetches: vec![],
             query: Some(query),
             filter,
             score_threshold: None,
             limit: points,
             offset: 0,
-            params,
+            params: self.params(),
             with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Fields(vec![key("product_id"), key("group")]),
-        })
+            with_payload: WithPayloadInterface::Bool(false),
+        }
     }
+
+    fn names(&self, tenant: &TenantId) -> Result<Names, VectorError> {
+        Ok(self.names.lock().map_err(backend)?.entry(tenant.clone()).or_default().clone())
+    }
+
+    fn remember(&self, tenant: &TenantId, new: impl IntoIterator<Item = (u64, Name)>) -> Result<(), VectorError> {
+        let names = self.names(tenant)?;
+        let mut names = names.write().map_err(backend)?;
+        if names.len() > NAMES_MAX {
+            names.clear();
+        }
+        names.extend(new);
+        Ok(())
+    }
+
+    /// Runs the requests in one blocking call and names their points (reading the
+    /// payloads of points the cache does not know).
+    async fn search(&self, tenant: &TenantId, requests: Vec<QueryRequest>) -> Result<Vec<Vec<Found>>, VectorError> {
+        let names = self.names(tenant)?;
+        let (lists, learned) = self
+            .blocking(tenant, move |shard| {
+                let mut lists = Vec::with_capacity(requests.len());
+                for r in requests {
+                    lists.push(shard.query(r).map_err(backend)?);
+                }
+                let names = names.read().map_err(backend)?;
+                let unknown: Vec<qdrant_edge::PointId> = lists
+                    .iter()
+                    .flatten()
+                    .filter(|p| num_id(&p.id).is_none_or(|id| !names.contains_key(&id)))
+                    .map(|p| p.id)
+                    .collect();
+                let mut learned: HashMap<u64, Name> = HashMap::new();
+                if !unknown.is_empty() {
+                    let fields = WithPayloadInterface::Fields(vec![key("product_id"), key("group")]);
+                    for r in shard.retrieve(&unknown, Some(fields), None).map_err(backend)? {
+                        let (Some(id), Some(product)) = (num_id(&r.id), payload_str(&r.payload, "product_id")) else { continue };
+                        let group = payload_str(&r.payload, "group").unwrap_or_default();
+                        learned.insert(id, (product.into(), group.into()));
+                    }
+                }
+                let found = lists
+                    .into_iter()
+                    .map(|list| {
+                        list.into_iter()
+                            .filter_map(|p| {
+                                let id = num_id(&p.id)?;
+                                let name = names.get(&id).or_else(|| learned.get(&id))?.clone();
+                                Some(Found { name, score: p.score })
+                            })
+                            .collect()
+                    })
+                    .collect();
+                Ok((found, learned))
+            })
+            .await?;
+        if !learned.is_empty() {
+            self.remember(tenant, learned)?;
+        }
+        Ok(lists)
+    }
+
+    fn dense_query(&self, q: &VectorQuery) -> Result<ScoringQuery, VectorError> {
+        if q.dense.len() != self.dim {
+            return Err(VectorError::Dimension { expected: self.dim, got: q.dense.len() });
+        }
+        Ok(nearest(DENSE, VectorInternal::from(q.dense.clone())))
+    }
+
+    fn keyword_query(&self, q: &VectorQuery) -> ScoringQuery {
+        nearest(SPARSE, VectorInternal::from(self.bm25.embed_query(&q.text)))
+    }
+}
+
+/// A point found: its product and group, and its score.
+struct Found {
+    name: Name,
+    score: f32,
+}
+
+fn num_id(id: &qdrant_edge::PointId) -> Option<u64> {
+    match id {
+        qdrant_edge::PointId::NumId(n) => Some(*n),
+        qdrant_edge::PointId::Uuid(_) => None,
+    }
+}
+
+/// Each product once, at its best point, best first.
+fn by_product(found: Vec<Found>) -> Vec<VectorHit> {
+    let mut seen: std::collections::HashSet<Arc<str>> = std::collections::HashSet::with_capacity(found.len());
+    let mut hits = Vec::with_capacity(found.len());
+    for f in found {
+        let (product, group) = f.name;
+        if seen.insert(product.clone()) {
+            hits.push(VectorHit { product_id: product.to_string(), group: group.to_string(), score: f.score });
+        }
+    }
+    hits
+}
+
+/// Reciprocal-rank fusion of the dense and the keyword product lists:
+/// `Σ 1 / (rank₀ + k)`; best first, ties by product id.
+fn rrf(dense: Vec<VectorHit>, keyword: Vec<VectorHit>, k: usize) -> Vec<VectorHit> {
+    let mut fused: HashMap<String, VectorHit> = HashMap::with_capacity(dense.len() + keyword.len());
+    for list in [dense, keyword] {
+        for (rank, hit) in list.into_iter().enumerate() {
+            let add = 1.0 / (rank + k) as f32;
+            match fused.get_mut(&hit.product_id) {
+                Some(h) => h.score += add,
+                None => {
+                    fused.insert(hit.product_id.clone(), VectorHit { score: add, ..hit });
+                }
+            }
+        }
+    }
+    let mut out: Vec<VectorHit> = fused.into_values().collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.product_id.cmp(&b.product_id)));
+    out
 }
 
 fn nearest(using: &str, vector: VectorInternal) -> ScoringQuery {
@@ -313,6 +480,10 @@ impl VectorStore for QdrantEdgeStore {
     }
 
     async fn upsert(&self, tenant: &TenantId, points: Vec<ProductPoint>) -> Result<(), VectorError> {
+        self.remember(
+            tenant,
+            points.iter().map(|p| (point_id(&p.product_id, &p.group), (Arc::from(p.product_id.as_str()), Arc::from(p.group.as_str())))),
+        )?;
         let mut batches: Vec<Vec<qdrant_edge::PointStructPersisted>> = Vec::new();
         for chunk in points.chunks(UPSERT_BATCH) {
             batches.push(chunk.iter().map(|p| self.to_point(tenant, p).map(Into::into)).collect::<Result<_, _>>()?);
@@ -360,29 +531,68 @@ impl VectorStore for QdrantEdgeStore {
         if q.limit == 0 {
             return Ok(Vec::new());
         }
-        let mut points = q.limit.saturating_mul(OVERFETCH);
-        loop {
-            let request = self.request(q, points)?;
-            let found = self.blocking(tenant, move |shard| shard.query(request).map_err(backend)).await?;
-            let exhausted = found.len() < points;
-            let mut hits: Vec<VectorHit> = Vec::with_capacity(q.limit);
-            for p in found {
-                let Some(product_id) = payload_str(&p.payload, "product_id") else { continue };
-                if hits.iter().any(|h| h.product_id == product_id) {
-                    continue;
-                }
-                let group = payload_str(&p.payload, "group").unwrap_or_default();
-                hits.push(VectorHit { product_id, group, score: p.score });
-                if hits.len() == q.limit {
+        let filter = Self::filter(&q.filter);
+        if q.mode != QueryMode::Hybrid {
+            let query = if q.mode == QueryMode::Dense { self.dense_query(q)? } else { self.keyword_query(q) };
+            let mut points = q.limit.saturating_mul(OVERFETCH);
+            loop {
+                let found = self.search(tenant, vec![self.single(query.clone(), filter.clone(), points)]).await?;
+                let found = found.into_iter().next().unwrap_or_default();
+                let exhausted = found.len() < points;
+                let mut hits = by_product(found);
+                // Too many groups of the same products: fetch deeper, unless that was all.
+                if hits.len() >= q.limit || exhausted || points >= q.limit.saturating_mul(64) {
+                    hits.truncate(q.limit);
                     return Ok(hits);
                 }
+                points = points.saturating_mul(4);
             }
-            // Too many groups of the same products: fetch deeper, unless that was all.
-            if exhausted || points >= q.limit.saturating_mul(64) {
+        }
+        // Hybrid: each list's candidates grouped per product, then fused per product.
+        let (dense, keyword) = (self.dense_query(q)?, self.keyword_query(q));
+        // A fixed depth (not one that grows with `limit`), so that the normalisation of
+        // the scores, and so the ranking, does not depend on how many results are asked.
+        let mut points = self.options.prefetch.max(q.limit);
+        loop {
+            let requests = vec![self.single(dense.clone(), filter.clone(), points), self.single(keyword.clone(), filter.clone(), points)];
+            let mut lists = self.search(tenant, requests).await?.into_iter();
+            let (d, k) = (lists.next().unwrap_or_default(), lists.next().unwrap_or_default());
+            let exhausted = d.len() < points && k.len() < points;
+            let mut hits = rrf(by_product(d), by_product(k), self.options.rrf_k);
+            if hits.len() >= q.limit || exhausted || points >= q.limit.saturating_mul(64).max(self.options.prefetch) {
+                hits.truncate(q.limit);
                 return Ok(hits);
             }
             points = points.saturating_mul(4);
         }
+    }
+
+    async fn query_many(&self, tenant: &TenantId, queries: &[VectorQuery]) -> Result<Vec<Vec<VectorHit>>, VectorError> {
+        // Single-list queries go to the shard together; any that needs a deeper fetch
+        // (many groups of few products) or is hybrid takes the one-by-one path.
+        let mut requests = Vec::new();
+        for q in queries.iter().filter(|q| q.limit > 0 && q.mode != QueryMode::Hybrid) {
+            let query = if q.mode == QueryMode::Dense { self.dense_query(q)? } else { self.keyword_query(q) };
+            requests.push(self.single(query, Self::filter(&q.filter), q.limit.saturating_mul(OVERFETCH)));
+        }
+        let mut found = self.search(tenant, requests).await?.into_iter();
+        let mut out = Vec::with_capacity(queries.len());
+        for q in queries {
+            if q.limit == 0 || q.mode == QueryMode::Hybrid {
+                out.push(self.query(tenant, q).await?);
+                continue;
+            }
+            let points = found.next().unwrap_or_default();
+            let exhausted = points.len() < q.limit.saturating_mul(OVERFETCH);
+            let mut hits = by_product(points);
+            if hits.len() >= q.limit || exhausted {
+                hits.truncate(q.limit);
+                out.push(hits);
+            } else {
+                out.push(self.query(tenant, q).await?);
+            }
+        }
+        Ok(out)
     }
 
     async fn count(&self, tenant: &TenantId) -> Result<usize, VectorError> {

@@ -64,8 +64,12 @@ pub struct VectorFilter {
     pub product_ids: Option<Vec<String>>,
 }
 
-/// Longest category prefix a filter compares.
-pub const CATEGORY_PREFIX_MAX: usize = 32;
+/// Longest category prefix a filter compares (longer filters are cut, so the store's
+/// filter may let through a few more products; the retriever checks the whole filter
+/// against the product itself). Every prefix up to this length is indexed per word
+/// start of the path: 24 characters cover three-level filters ("women/tops/jackets")
+/// with about a fifth fewer index entries than 32 (import time, payload size).
+pub const CATEGORY_PREFIX_MAX: usize = 24;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QueryMode {
@@ -140,12 +144,68 @@ pub trait VectorStore: Send + Sync + 'static {
     /// Ranked products, best first, each at most once.
     async fn query(&self, tenant: &TenantId, query: &VectorQuery) -> Result<Vec<VectorHit>, VectorError>;
 
+    /// `query` for each of `queries`, in order. By default one after the other; an
+    /// embedded store runs them in one blocking call (one thread hop, not two).
+    async fn query_many(&self, tenant: &TenantId, queries: &[VectorQuery]) -> Result<Vec<Vec<VectorHit>>, VectorError> {
+        let mut out = Vec::with_capacity(queries.len());
+        for q in queries {
+            out.push(self.query(tenant, q).await?);
+        }
+        Ok(out)
+    }
+
     /// Number of points the tenant has.
     async fn count(&self, tenant: &TenantId) -> Result<usize, VectorError>;
 
     async fn index_state(&self, tenant: &TenantId) -> Result<Option<IndexState>, VectorError>;
 
     async fn set_index_state(&self, tenant: &TenantId, state: &IndexState) -> Result<(), VectorError>;
+}
+
+/// Fuses a dense and a keyword ranking of products (each product once, best first,
+/// as `VectorStore::query` returns them) by a convex combination of their scores, each
+/// list min-max normalised over its own candidates (a product missing from a list
+/// scores 0 there): `w · dense + (1 − w) · keyword`. Best first; ties by product id.
+/// Unlike reciprocal rank, it keeps how far apart the candidates' scores are.
+pub fn fuse_convex(dense: Vec<VectorHit>, keyword: Vec<VectorHit>, dense_weight: f32) -> Vec<VectorHit> {
+    let mut fused: Vec<VectorHit> = Vec::with_capacity(dense.len() + keyword.len());
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::with_capacity(dense.len() + keyword.len());
+    for (list, weight) in [(dense, dense_weight), (keyword, 1.0 - dense_weight)] {
+        let (min, max) = list.iter().fold((f32::MAX, f32::MIN), |(a, b), h| (a.min(h.score), b.max(h.score)));
+        for hit in list {
+            let add = weight * if max > min { (hit.score - min) / (max - min) } else { 1.0 };
+            match at.get(&hit.product_id) {
+                Some(&i) => fused[i].score += add,
+                None => {
+                    at.insert(hit.product_id.clone(), fused.len());
+                    fused.push(VectorHit { score: add, ..hit });
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.product_id.cmp(&b.product_id)));
+    fused
+}
+
+/// The hybrid query by `fuse_convex`: the store's dense and keyword rankings of
+/// `depth` products each (at least `query.limit`), fused, cut to `query.limit`. The
+/// two lists have a fixed depth so that the normalisation, and so the ranking, does
+/// not depend on how many results are asked for. `query.mode` is ignored.
+pub async fn convex_hybrid(
+    store: &dyn VectorStore,
+    tenant: &TenantId,
+    query: &VectorQuery,
+    dense_weight: f32,
+    depth: usize,
+) -> Result<Vec<VectorHit>, VectorError> {
+    let depth = depth.max(query.limit);
+    let dense = VectorQuery { mode: QueryMode::Dense, limit: depth, ..query.clone() };
+    let keyword = VectorQuery { mode: QueryMode::Keyword, limit: depth, dense: Vec::new(), ..query.clone() };
+    let mut lists = store.query_many(tenant, &[dense, keyword]).await?.into_iter();
+    let (dense, keyword) = (lists.next().unwrap_or_default(), lists.next().unwrap_or_default());
+    let mut fused = fuse_convex(dense, keyword, dense_weight);
+    fused.truncate(query.limit);
+    Ok(fused)
 }
 
 /// Every prefix (up to `CATEGORY_PREFIX_MAX` characters) of the category path from
@@ -199,5 +259,18 @@ mod tests {
         assert_eq!(category_key("  Women/JACK "), Some("women/jack".into()));
         assert_eq!(category_key(" "), None);
         assert_eq!(option_key("Colour", " Red"), "color=red");
+    }
+
+    #[test]
+    fn convex_fusion_weighs_normalised_scores() {
+        let hit = |id: &str, score: f32| VectorHit { product_id: id.into(), group: String::new(), score };
+        // Dense: a 1.0, b 0.5 (normalised 1, 0); keyword: b 10, c 0 (normalised 1, 0).
+        let fused = fuse_convex(vec![hit("a", 0.9), hit("b", 0.7)], vec![hit("b", 10.0), hit("c", 2.0)], 0.7);
+        let got: Vec<(&str, f32)> = fused.iter().map(|h| (h.product_id.as_str(), h.score)).collect();
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!((got[0].1 - 0.7).abs() < 1e-6 && (got[1].1 - 0.3).abs() < 1e-6 && got[2].1.abs() < 1e-6, "{got:?}");
+        let dense_only = fuse_convex(vec![hit("a", 0.9)], vec![], 0.7);
+        assert_eq!(dense_only.len(), 1);
+        assert!((dense_only[0].score - 0.7).abs() < 1e-6);
     }
 }
