@@ -12,7 +12,7 @@ use crate::domain::{
     TenantId, VariantId,
 };
 use crate::events::ErrorCode;
-use crate::ports::store::{Store, StoreError};
+use crate::ports::store::{CartSave, Store, StoreError, StoreResult};
 
 /// A change (or read) of one cart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,11 +87,20 @@ impl From<StoreError> for CartFailure {
 /// Applies operations to carts of one store and catalog.
 pub struct CartService {
     catalog: Arc<CatalogCache>,
+    /// Group commit of cart saves, started on first use (it needs a runtime).
+    writer: std::sync::OnceLock<CartWriter>,
 }
 
 impl CartService {
     pub fn new(catalog: Arc<CatalogCache>) -> Self {
-        Self { catalog }
+        Self { catalog, writer: std::sync::OnceLock::new() }
+    }
+
+    /// Persists a cart with no command record, sharing the write with the other carts
+    /// saved at the same moment.
+    async fn save(&self, tenant: &TenantId, conversation: &ConversationId, cart: Cart) -> StoreResult<Cart> {
+        let writer = self.writer.get_or_init(|| CartWriter::start(self.store().clone()));
+        writer.save(tenant, conversation, cart).await
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -163,7 +172,76 @@ impl CartService {
                 return Ok(CartOutcome::Placed { order, cart: emptied });
             }
         };
-        self.store().save_cart(tenant, conversation, &next, command).await?;
+        let next = match command {
+            // A command id must be recorded with the cart, in its own transaction.
+            Some(_) => {
+                self.store().save_cart(tenant, conversation, &next, command).await?;
+                next
+            }
+            None => self.save(tenant, conversation, next).await?,
+        };
         Ok(CartOutcome::Cart(next))
+    }
+}
+
+/// Carts saved together at most.
+const GROUP_COMMIT_CARTS: usize = 256;
+
+/// Group commit of cart saves: one task writes every save queued at the moment it is
+/// free with one statement (`Store::save_carts`), so under load the carts of many
+/// conversations share one write on the single SQLite writer. A save alone is written
+/// at once. Each cart actor waits for its save before the next change, so a cart is
+/// never in two saves of one group.
+struct CartWriter {
+    tx: tokio::sync::mpsc::UnboundedSender<SaveReq>,
+}
+
+struct SaveReq {
+    tenant: TenantId,
+    conversation: ConversationId,
+    cart: Cart,
+    reply: tokio::sync::oneshot::Sender<(Cart, StoreResult<()>)>,
+}
+
+impl CartWriter {
+    fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SaveReq>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut reqs = vec![first];
+                while reqs.len() < GROUP_COMMIT_CARTS {
+                    match rx.try_recv() {
+                        Ok(r) => reqs.push(r),
+                        Err(_) => break,
+                    }
+                }
+                if reqs.len() > 1 {
+                    let saves: Vec<CartSave<'_>> =
+                        reqs.iter().map(|r| CartSave { tenant: &r.tenant, conversation: &r.conversation, cart: &r.cart }).collect();
+                    if store.save_carts(&saves).await.is_ok() {
+                        for r in reqs {
+                            let _ = r.reply.send((r.cart, Ok(())));
+                        }
+                        continue;
+                    }
+                    // One was refused: save each alone, so only its owner sees the error.
+                }
+                for r in reqs {
+                    let result = store.save_cart(&r.tenant, &r.conversation, &r.cart, None).await;
+                    let _ = r.reply.send((r.cart, result));
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    async fn save(&self, tenant: &TenantId, conversation: &ConversationId, cart: Cart) -> StoreResult<Cart> {
+        let stopped = || StoreError::Database("the cart writer has stopped".into());
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(SaveReq { tenant: tenant.clone(), conversation: conversation.clone(), cart, reply })
+            .map_err(|_| stopped())?;
+        let (cart, result) = rx.await.map_err(|_| stopped())?;
+        result.map(|()| cart)
     }
 }

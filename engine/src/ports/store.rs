@@ -157,6 +157,14 @@ pub struct EventGroup<'a> {
     pub events: &'a [StoredEvent],
 }
 
+/// A cart of one conversation, for `Store::save_carts`.
+#[derive(Clone, Copy, Debug)]
+pub struct CartSave<'a> {
+    pub tenant: &'a TenantId,
+    pub conversation: &'a ConversationId,
+    pub cart: &'a Cart,
+}
+
 /// The outcome of importing one product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Upserted {
@@ -249,6 +257,15 @@ pub trait Store: Send + Sync + 'static {
     async fn cart_command(&self, tenant: &TenantId, conversation: &ConversationId, command: &CommandId) -> StoreResult<Option<i64>>;
     /// Saves the cart, recording `command` as applied in the same transaction.
     async fn save_cart(&self, tenant: &TenantId, conversation: &ConversationId, cart: &Cart, command: Option<&CommandId>) -> StoreResult<()>;
+    /// Saves the carts of several conversations in one write (group commit), with no
+    /// command records. All or nothing: on an error nothing was written, and the
+    /// caller may save them one by one to find the culprit.
+    async fn save_carts(&self, carts: &[CartSave<'_>]) -> StoreResult<()> {
+        for c in carts {
+            self.save_cart(c.tenant, c.conversation, c.cart, None).await?;
+        }
+        Ok(())
+    }
     /// Places an order from `cart`: in one transaction, decrements every line's stock
     /// (failing with `OutOfStock` and changing nothing if any would go below zero),
     /// inserts the order and its lines, and saves the emptied cart.

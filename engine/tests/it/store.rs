@@ -57,6 +57,7 @@ store_tests!(
     jobs_round_trip_and_stay_with_their_tenant,
     portal_users_are_unique_by_email_and_scoped_by_tenant,
     event_groups_commit_together_or_not_at_all,
+    cart_groups_save_together_or_not_at_all,
 );
 
 async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
@@ -542,6 +543,30 @@ async fn carts_save_load_and_command_idempotency(store: Arc<dyn Store>) {
     store.save_cart(&t, &c, &v3, None).await.expect("save without a command");
     assert_eq!(store.load_cart(&t, &c).await.unwrap(), Some(v3));
     assert_eq!(store.cart_command(&t, &c, &cmd("add-2")).await.unwrap(), Some(v2.version));
+}
+
+async fn cart_groups_save_together_or_not_at_all(store: Arc<dyn Store>) {
+    use engine::ports::store::CartSave;
+    let (a, b) = (seed_tenant(&*store, "A").await, seed_tenant(&*store, "B").await);
+    let (ca, cb) = (seed_conversation(&*store, &a).await, seed_conversation(&*store, &b).await);
+    let (pa, pb) = (stocked(&*store, &a, "TEE", 50).await, stocked(&*store, &b, "MUG", 50).await);
+    let (a1, b1) = (cart_of(&pa, 1), cart_of(&pb, 4));
+    store
+        .save_carts(&[CartSave { tenant: &a, conversation: &ca, cart: &a1 }, CartSave { tenant: &b, conversation: &cb, cart: &b1 }])
+        .await
+        .expect("group save");
+    assert_eq!(store.load_cart(&a, &ca).await.unwrap(), Some(a1.clone()));
+    assert_eq!(store.load_cart(&b, &cb).await.unwrap(), Some(b1.clone()));
+
+    // Updates go through ON CONFLICT; a save naming B's conversation as A's undoes all.
+    let a2 = a1.add(&pa, None, Quantity::parse(2).unwrap()).unwrap();
+    let forged = cart_of(&pa, 9);
+    let bad = [CartSave { tenant: &a, conversation: &ca, cart: &a2 }, CartSave { tenant: &a, conversation: &cb, cart: &forged }];
+    assert!(store.save_carts(&bad).await.is_err());
+    assert_eq!(store.load_cart(&a, &ca).await.unwrap(), Some(a1), "nothing of a refused group is saved");
+    assert_eq!(store.load_cart(&b, &cb).await.unwrap(), Some(b1), "B's cart is untouched");
+    store.save_carts(&[CartSave { tenant: &a, conversation: &ca, cart: &a2 }]).await.unwrap();
+    assert_eq!(store.load_cart(&a, &ca).await.unwrap(), Some(a2));
 }
 
 async fn carts_are_isolated_between_tenants(store: Arc<dyn Store>) {

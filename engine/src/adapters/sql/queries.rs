@@ -18,6 +18,8 @@
 /// Events written by one statement at most (4 parameters each, far below both
 /// engines' parameter limits).
 pub(super) const EVENT_CHUNK: usize = 64;
+/// Carts written by one statement at most (6 parameters each).
+pub(super) const CART_CHUNK: usize = 64;
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, backend: $backend:literal, begin_write: $begin:literal) => {
@@ -783,6 +785,50 @@ macro_rules! impl_store {
                 }
                 let mut tx = self.write_tx().await?;
                 put_cart!(tx, tenant, conversation, cart, command);
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn save_carts(&self, carts: &[CartSave<'_>]) -> StoreResult<()> {
+                if carts.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write_tx().await?;
+                let now = millis(&Utc::now());
+                for chunk in carts.chunks(CART_CHUNK) {
+                    // As `put_cart`, for many rows: each guarded by its conversation's
+                    // tenant; a short count means one was refused, and all is undone.
+                    let mut sql = String::from(
+                        "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at) \
+                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        let b = 1 + 6 * i;
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
+                    }
+                    sql.push_str(
+                        ") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column2 AND c.id = v.column1) \
+                         ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, \
+                           currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at \
+                         WHERE carts.tenant_id = excluded.tenant_id",
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for c in chunk {
+                        q = q
+                            .bind(c.conversation.as_str())
+                            .bind(c.tenant.as_str())
+                            .bind(c.cart.version)
+                            .bind(c.cart.currency.as_str())
+                            .bind(to_json(&c.cart.lines)?)
+                            .bind(now);
+                    }
+                    let done = q.execute(&mut *tx).await.map_err(db_err)?;
+                    if done.rows_affected() != chunk.len() as u64 {
+                        return Err(StoreError::NotFound); // dropping `tx` rolls back
+                    }
+                }
                 tx.commit().await.map_err(db_err)
             }
 
