@@ -258,8 +258,9 @@ pub trait Store: Send + Sync + 'static {
     /// Saves the cart, recording `command` as applied in the same transaction.
     async fn save_cart(&self, tenant: &TenantId, conversation: &ConversationId, cart: &Cart, command: Option<&CommandId>) -> StoreResult<()>;
     /// Saves the carts of several conversations in one write (group commit), with no
-    /// command records. All or nothing: on an error nothing was written, and the
-    /// caller may save them one by one to find the culprit.
+    /// command records. A cart that is not its tenant's is never written; on an error
+    /// the others may or may not have been, and the caller saves them one by one
+    /// (saving a cart again writes the same row) to find the culprit.
     async fn save_carts(&self, carts: &[CartSave<'_>]) -> StoreResult<()> {
         for c in carts {
             self.save_cart(c.tenant, c.conversation, c.cart, None).await?;

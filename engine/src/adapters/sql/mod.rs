@@ -35,7 +35,7 @@ use crate::ports::store::{
     CartSave, ConversationRecord, Deployment, EventGroup, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage, Upserted,
 };
-use queries::{CART_CHUNK, EVENT_CHUNK, impl_store, put_cart};
+use queries::{CART_CHUNK, EVENT_CHUNK, group_events_sql, impl_store, put_cart};
 use rows::{
     CartRow, ConversationRow, DeploymentRow, EventRow, JOB_COLUMNS, JobRow, MessageRow, USER_COLUMNS, UserRow, OrderLineJoinRow, PRODUCT_COLUMNS,
     ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,

@@ -18,6 +18,25 @@
 /// Events written by one statement at most (4 parameters each, far below both
 /// engines' parameter limits).
 pub(super) const EVENT_CHUNK: usize = 64;
+
+/// The multi-row event insert of `Store::append_event_groups`: `n` rows of (tenant,
+/// conversation, seq, kind, payload, command id), each written only if its
+/// conversation belongs to its tenant.
+pub(super) fn group_events_sql(n: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
+    );
+    for i in 0..n {
+        let b = 1 + 6 * i;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
+    }
+    sql.push_str(") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column1 AND c.id = v.column2)");
+    sql
+}
 /// Carts written by one statement at most (6 parameters each).
 pub(super) const CART_CHUNK: usize = 64;
 
@@ -583,25 +602,42 @@ macro_rules! impl_store {
                 if rows.is_empty() {
                     return Ok(());
                 }
-                // One transaction, one statement per chunk, each row guarded by its own
-                // ownership check; a row that fails it makes the count short, and the
-                // whole write is rolled back (the caller then writes group by group).
+                // One statement per chunk, each row guarded by its own ownership check;
+                // a row that fails it makes the count short, and the whole write is
+                // undone (the caller then writes group by group). One chunk (the usual
+                // case) needs no transaction: the statement is atomic, and a short count
+                // is undone by deleting its rows (any row with those keys is one it
+                // inserted: an existing one would have failed the whole statement).
+                if rows.len() <= EVENT_CHUNK {
+                    let sql = group_events_sql(rows.len());
+                    let mut q = sqlx::query(&sql);
+                    for (tenant, conversation, e) in &rows {
+                        q = q
+                            .bind(tenant.as_str())
+                            .bind(conversation.as_str())
+                            .bind(e.seq)
+                            .bind(&e.kind)
+                            .bind(&e.json)
+                            .bind(e.command_id.as_deref());
+                    }
+                    let done = q.execute(&self.writer).await.map_err(db_err)?;
+                    if done.rows_affected() != rows.len() as u64 {
+                        for (tenant, conversation, e) in &rows {
+                            sqlx::query("DELETE FROM events WHERE tenant_id = $1 AND conversation_id = $2 AND seq = $3")
+                                .bind(tenant.as_str())
+                                .bind(conversation.as_str())
+                                .bind(e.seq)
+                                .execute(&self.writer)
+                                .await
+                                .map_err(db_err)?;
+                        }
+                        return Err(StoreError::NotFound);
+                    }
+                    return Ok(());
+                }
                 let mut tx = self.write_tx().await?;
                 for chunk in rows.chunks(EVENT_CHUNK) {
-                    let mut sql = String::from(
-                        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id) \
-                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
-                    );
-                    for i in 0..chunk.len() {
-                        let b = 1 + 6 * i;
-                        if i > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
-                    }
-                    sql.push_str(
-                        ") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column1 AND c.id = v.column2)",
-                    );
+                    let sql = group_events_sql(chunk.len());
                     let mut q = sqlx::query(&sql);
                     for (tenant, conversation, e) in chunk {
                         q = q
@@ -792,11 +828,14 @@ macro_rules! impl_store {
                 if carts.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.write_tx().await?;
+                // One chunk (the usual case) is one statement with no transaction; a
+                // short count leaves the good rows saved, which the port allows (saving
+                // a cart again is harmless).
+                let mut tx = if carts.len() > CART_CHUNK { Some(self.write_tx().await?) } else { None };
                 let now = millis(&Utc::now());
                 for chunk in carts.chunks(CART_CHUNK) {
                     // As `put_cart`, for many rows: each guarded by its conversation's
-                    // tenant; a short count means one was refused, and all is undone.
+                    // tenant; a short count means one was refused.
                     let mut sql = String::from(
                         "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at) \
                          SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
@@ -824,12 +863,19 @@ macro_rules! impl_store {
                             .bind(to_json(&c.cart.lines)?)
                             .bind(now);
                     }
-                    let done = q.execute(&mut *tx).await.map_err(db_err)?;
+                    let done = match tx.as_mut() {
+                        Some(tx) => q.execute(&mut **tx).await,
+                        None => q.execute(&self.writer).await,
+                    }
+                    .map_err(db_err)?;
                     if done.rows_affected() != chunk.len() as u64 {
-                        return Err(StoreError::NotFound); // dropping `tx` rolls back
+                        return Err(StoreError::NotFound); // a `tx` is rolled back when dropped
                     }
                 }
-                tx.commit().await.map_err(db_err)
+                match tx {
+                    Some(tx) => tx.commit().await.map_err(db_err),
+                    None => Ok(()),
+                }
             }
 
             async fn place_order(&self, order: &Order, emptied_cart: &Cart, command: Option<&CommandId>) -> StoreResult<()> {
