@@ -1,6 +1,7 @@
-//! Hybrid retrieval: the `Retriever` over a `VectorStore` (dense + BM25 points fused
-//! by reciprocal rank) and an `Embedder`, with products taken from the tenant's
-//! catalog snapshot.
+//! Hybrid retrieval: the `Retriever` over a `VectorStore` (dense + BM25 points; the
+//! two result lists fused by a min-max-normalised weighted sum, dense weight 0.7,
+//! chosen by cross-validation on WANDS — `ports::vectors::convex_hybrid`) and an
+//! `Embedder`, with products taken from the tenant's catalog snapshot.
 //!
 //! It exists because keywords alone miss what shoppers mean ("sweatshirt" should find
 //! hoodies) while vectors alone blur exact words (a model number, a brand); fusing
