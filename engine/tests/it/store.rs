@@ -815,6 +815,36 @@ async fn corrupt_rows_are_errors(store: &dyn Store, t: &TenantId, c: &Conversati
 const CORRUPT_CART: &str = "UPDATE carts SET lines = '[{\"oops\":' WHERE conversation_id = $1";
 const CORRUPT_TENANT: &str = "UPDATE tenants SET settings = 'not json' WHERE id = $1";
 
+/// The SQLite writer does not checkpoint its WAL (that stalled writes); a background
+/// task does, from a reader connection: written pages reach the main database file
+/// without anyone asking. (1 MiB of events stays below SQLite's own automatic
+/// checkpoint of 1,000 pages, so only the background task can have moved them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    let (store, dir) = crate::support::sqlite_store().await;
+    let db = dir.path().join("aisle.db");
+    let t = seed_tenant(&*store, "T").await;
+    let c = seed_conversation(&*store, &t).await;
+    let before = std::fs::metadata(&db).unwrap().len();
+    let padding = "x".repeat(2000);
+    let events: Vec<StoredEvent> = (1..=500)
+        .map(|seq| StoredEvent { seq, kind: "cart".into(), json: format!(r#"{{"seq":{seq},"pad":"{padding}"}}"#), command_id: None })
+        .collect();
+    for chunk in events.chunks(50) {
+        store.append_events(&t, &c, chunk).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = std::fs::metadata(&db).unwrap().len();
+        if now > before + 900_000 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the main file stayed at {now} bytes (was {before}): no checkpoint");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(store.last_seq(&t, &c).await.unwrap(), 500);
+}
+
 #[tokio::test]
 async fn sqlite_corrupt_json_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

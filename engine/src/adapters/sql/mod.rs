@@ -97,6 +97,12 @@ impl SqliteStore {
         // its connection, so there that one connection serves reads too.
         // `test_before_acquire(false)`: a local file needs no ping before each use, and
         // that ping is one more round trip to SQLite's worker thread per operation.
+        // The writer never checkpoints the WAL itself (`wal_autocheckpoint=0`): a
+        // checkpoint copies megabytes into the database file and syncs it, and made on
+        // the writer it stalls every write queued behind it (the cart-command p99). A
+        // background task checkpoints from a reader connection instead (see
+        // `checkpoint_in_background`), which SQLite lets run beside the writer.
+        let writer_options = if in_memory { options.clone() } else { options.clone().pragma("wal_autocheckpoint", "0") };
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(1)
@@ -104,7 +110,7 @@ impl SqliteStore {
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
+            .connect_with(writer_options)
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await.map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -119,6 +125,9 @@ impl SqliteStore {
                 .await
                 .map_err(open_err)?
         };
+        if !in_memory {
+            checkpoint_in_background(pool.clone());
+        }
         Ok(Self { pool, writer })
     }
 
@@ -131,6 +140,30 @@ impl SqliteStore {
         self.pool.close().await;
         self.writer.close().await;
     }
+}
+
+/// How often the WAL is checkpointed (PASSIVE: never waits for, nor blocks, the writer).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints the WAL every `CHECKPOINT_EVERY` from a reader connection, until the
+/// pool is closed or the database is gone. Without it the WAL would only grow, since
+/// the writer does not checkpoint (see `SqliteStore::open`).
+fn checkpoint_in_background(pool: SqlitePool) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::debug!(error = %e, "WAL checkpoint stopped");
+                return;
+            }
+        }
+    });
 }
 
 /// The distributed store: PostgreSQL.
