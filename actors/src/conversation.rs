@@ -212,6 +212,21 @@ impl Actor for ConversationActor {
                     );
                     return Ok(());
                 }
+                // The plan's monthly message quota (an in-memory count in the tenant
+                // actor). Cart commands are never refused for it.
+                if let Command::Message { .. } = &command
+                    && !ractor::call!(state.tenant_actor, TenantMsg::UseMessage).unwrap_or(true)
+                {
+                    state.emit(
+                        Event::Error {
+                            code: ErrorCode::QuotaExceeded,
+                            message: "this shop's assistant has answered all the messages its plan includes this month; the cart still works".into(),
+                            id: Some(id.as_str().to_string()),
+                        },
+                        None,
+                    );
+                    return Ok(());
+                }
                 match command {
                     Command::Cart { id, op } => {
                         // The cart changes only once its ack is durable: a command whose

@@ -13,6 +13,7 @@ pub mod embed;
 mod error;
 pub mod events;
 pub mod jobs;
+pub mod plans;
 pub mod ports;
 pub mod retrieval;
 pub mod turn;

@@ -31,7 +31,7 @@ pub async fn seed(store: &dyn Store, tenants: &Tenants) -> Result<DemoShop, Demo
             language: "en".into(),
             currency: Currency::USD,
         };
-        tenants.create_tenant(Some(tenant_id.clone()), "Luma Demo Shop", "free", settings).await?;
+        tenants.create_tenant(Some(tenant_id.clone()), "Luma Demo Shop", "pro", settings).await?;
         tracing::info!(tenant = %tenant_id, "created the demo shop");
     }
     if store.list_products(&tenant_id, None, 1).await?.is_empty() {

@@ -248,6 +248,8 @@ pub trait Store: Send + Sync + 'static {
     async fn command_acks(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<(String, i64)>>;
     async fn append_message(&self, tenant: &TenantId, conversation: &ConversationId, message: &TranscriptMessage) -> StoreResult<()>;
     async fn transcript(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<TranscriptMessage>>;
+    /// How many shopper messages the tenant's conversations received since `since`.
+    async fn count_shopper_messages(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64>;
     async fn list_conversations(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<ConversationRecord>>;
 
     // --- carts and orders ----------------------------------------------------------

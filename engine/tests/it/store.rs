@@ -58,6 +58,7 @@ store_tests!(
     portal_users_are_unique_by_email_and_scoped_by_tenant,
     event_groups_commit_together_or_not_at_all,
     cart_groups_save_together_or_not_at_all,
+    shopper_messages_are_counted_per_tenant_since_a_time,
 );
 
 async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
@@ -569,6 +570,26 @@ async fn cart_groups_save_together_or_not_at_all(store: Arc<dyn Store>) {
     assert_eq!(store.load_cart(&b, &cb).await.unwrap(), Some(b1), "B's cart is untouched");
     store.save_carts(&[CartSave { tenant: &a, conversation: &ca, cart: &a2 }]).await.unwrap();
     assert_eq!(store.load_cart(&a, &ca).await.unwrap(), Some(a2));
+}
+
+async fn shopper_messages_are_counted_per_tenant_since_a_time(store: Arc<dyn Store>) {
+    let (a, b) = (seed_tenant(&*store, "A").await, seed_tenant(&*store, "B").await);
+    let (ca, cb) = (seed_conversation(&*store, &a).await, seed_conversation(&*store, &b).await);
+    let now = now_ms();
+    let old = now - chrono::Duration::days(40);
+    for (c, t, role, at) in [
+        (&ca, &a, Role::Shopper, now),
+        (&ca, &a, Role::Assistant, now),
+        (&ca, &a, Role::Shopper, now),
+        (&ca, &a, Role::Shopper, old),
+        (&cb, &b, Role::Shopper, now),
+    ] {
+        store.append_message(t, c, &TranscriptMessage { role, text: "x".into(), at }).await.unwrap();
+    }
+    let since = now - chrono::Duration::days(1);
+    assert_eq!(store.count_shopper_messages(&a, since).await.unwrap(), 2, "shopper messages of A since then");
+    assert_eq!(store.count_shopper_messages(&b, since).await.unwrap(), 1);
+    assert_eq!(store.count_shopper_messages(&a, old).await.unwrap(), 3);
 }
 
 async fn carts_are_isolated_between_tenants(store: Arc<dyn Store>) {

@@ -359,3 +359,52 @@ async fn queued_messages_beyond_the_limit_are_rate_limited() {
     }
     assert!(limited, "a flood of messages is refused with rate_limited");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_past_the_plans_monthly_quota_are_quota_exceeded_and_the_cart_still_works() {
+    use engine::domain::{ConversationId, Currency, DeploymentId};
+    use engine::ports::store::{ConversationRecord, Role, TenantSettings, TranscriptMessage};
+    let app = spawn_app().await;
+    let store = app.store().clone();
+    let tenant = app.state.tenants.create_tenant(None, "Small Shop", "free", TenantSettings::default()).await.unwrap();
+    let csv = "sku,title,description,category,price,currency,stock,image_url,tags\nMUG-1,Camp Mug,Enamel.,Kitchen,9.50,USD,5,,\n";
+    let parsed = engine::catalog::parse_aisle_csv(&tenant.id, Currency::USD, csv.as_bytes());
+    engine::catalog::import_products(store.as_ref(), parsed.products).await.unwrap();
+    let deployment = app.state.tenants.create_deployment(&tenant.id, "web", Vec::new()).await.unwrap();
+    // The free plan's 1,000 messages of this month, already used by earlier shoppers.
+    let earlier = ConversationRecord {
+        id: ConversationId::generate(),
+        tenant_id: tenant.id.clone(),
+        deployment_id: DeploymentId::generate(),
+        started_at: chrono::Utc::now(),
+        last_message_at: None,
+        messages: 0,
+        dialogue_state: "{}".into(),
+    };
+    store.create_conversation(&earlier).await.unwrap();
+    for _ in 0..engine::plans::monthly_message_quota("free").unwrap() {
+        let m = TranscriptMessage { role: Role::Shopper, text: "hi".into(), at: chrono::Utc::now() };
+        store.append_message(&tenant.id, &earlier.id, &m).await.unwrap();
+    }
+
+    let mut ws = app.ws().await;
+    ws.hello(&deployment.key, None, None).await;
+    ws.send(json!({"type":"message","id":"m1","text":"do you have mugs?"})).await;
+    let frames = ws.recv_until(|f| f["type"] == "error" || f["type"] == "assistant.start").await;
+    let last = frames.last().unwrap();
+    assert_eq!((last["type"].as_str(), last["code"].as_str(), last["id"].as_str()), (Some("error"), Some("quota_exceeded"), Some("m1")), "{frames:?}");
+    assert!(last["message"].as_str().is_some_and(|m| m.contains("cart still works")));
+
+    let mug = crate::helpers::product_of(store.as_ref(), &tenant.id, "Camp Mug").await;
+    ws.send(add("c1", mug.id.as_str(), None, 2)).await;
+    let frames = ws.recv_until(|f| f["type"] == "cart" || f["type"] == "error").await;
+    let cart = frames.last().unwrap();
+    assert_eq!(cart["type"], "cart", "{frames:?}");
+    assert_eq!(cart["cart"]["subtotal_minor"], 1900);
+
+    // Another tenant (the demo shop) is not limited by this one's quota.
+    let (mut demo, _) = app.shopper().await;
+    demo.send(json!({"type":"message","id":"m1","text":"hi"})).await;
+    let frames = demo.recv_until(|f| f["type"] == "error" || f["type"] == "assistant.end").await;
+    assert_eq!(frames.last().unwrap()["type"], "assistant.end", "{frames:?}");
+}

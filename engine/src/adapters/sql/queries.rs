@@ -704,6 +704,17 @@ macro_rules! impl_store {
                 .map_err(db_err)
             }
 
+            async fn count_shopper_messages(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64> {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND role = 'shopper' AND created_at >= $2",
+                )
+                .bind(tenant.as_str())
+                .bind(millis(&since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+
             async fn append_message(
                 &self,
                 tenant: &TenantId,
