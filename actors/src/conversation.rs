@@ -55,6 +55,9 @@ pub enum ConvMsg {
     /// An event of the running turn.
     Emit(Event),
     TurnDone { turn: u64, text: String, outcome: TurnOutcome },
+    /// The turn's task ended without a `TurnDone` (it panicked): the shopper gets an
+    /// `internal` error instead of a reply, and the next message is answered as usual.
+    TurnFailed { turn: u64 },
     IdleTick,
     /// Test hook: panics inside the handler, as a bug would.
     Crash,
@@ -295,6 +298,22 @@ impl Actor for ConversationActor {
                 state.last_activity = Instant::now();
                 start_next_turn(&myself, state);
             }
+            ConvMsg::TurnFailed { turn } => {
+                if state.running.as_ref().is_some_and(|(t, _)| *t == turn) {
+                    state.running = None;
+                    tracing::error!(conversation = %state.conversation, turn, "a turn failed");
+                    state.emit(
+                        Event::Error {
+                            code: ErrorCode::Internal,
+                            message: "the assistant could not answer this message; please send it again".into(),
+                            id: None,
+                        },
+                        None,
+                    );
+                }
+                state.last_activity = Instant::now();
+                start_next_turn(&myself, state);
+            }
             ConvMsg::IdleTick => {
                 let idle = state.last_activity.elapsed() >= state.services.idle_timeout;
                 if idle && state.sockets == 0 && state.running.is_none() && state.queued.is_empty() {
@@ -368,6 +387,16 @@ fn start_next_turn(myself: &ActorRef<ConvMsg>, state: &mut ConvState) {
         let _ = bridge.conversation.send_message(ConvMsg::TurnDone { turn, text, outcome });
     });
     state.running = Some((turn, task.abort_handle()));
+    // A panic in the turn (a model adapter's bug) must not leave the conversation
+    // waiting for a `TurnDone` that never comes.
+    let conversation = myself.clone();
+    tokio::spawn(async move {
+        if let Err(e) = task.await
+            && e.is_panic()
+        {
+            let _ = conversation.send_message(ConvMsg::TurnFailed { turn });
+        }
+    });
 }
 
 /// A turn's view of its conversation: events go back to the actor, cart operations to

@@ -408,3 +408,29 @@ async fn messages_past_the_plans_monthly_quota_are_quota_exceeded_and_the_cart_s
     let frames = demo.recv_until(|f| f["type"] == "error" || f["type"] == "assistant.end").await;
     assert_eq!(frames.last().unwrap()["type"], "assistant.end", "{frames:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_is_down_makes_hello_unavailable_with_try_again_later() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = engine::adapters::SqliteStore::open(dir.path().join("aisle.db").to_str().unwrap()).await.unwrap();
+    let config = ws_gateway::config::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        demo: true,
+        ..ws_gateway::config::Config::default()
+    };
+    let app = ws_gateway::startup::Application::build_with_store(config, Arc::new(sqlite.clone())).await.unwrap();
+    let port = app.port();
+    let key = app.state.demo.clone().unwrap().deployment_key;
+    tokio::spawn(app.into_server());
+    sqlite.close().await;
+
+    let mut ws = Ws::connect(port, None).await;
+    ws.send(json!({"type":"hello","deployment_key":key})).await;
+    let f = ws.recv().await;
+    assert_eq!((f["type"].as_str(), f["code"].as_str()), (Some("error"), Some("unavailable")), "{f}");
+    assert_eq!(ws.close_code().await, Some(1013), "RFC 6455 try again later");
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+}

@@ -1,0 +1,105 @@
+//! The actors against a real SQLite store, with a scripted model: what a shopper sees
+//! when a turn fails inside the model adapter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actors::{Command, Conversations, Services};
+use async_trait::async_trait;
+use engine::adapters::SqliteStore;
+use engine::carts::CartService;
+use engine::catalog::CatalogCache;
+use engine::domain::{CommandId, ConversationId, DeploymentId, TenantId};
+use engine::ports::llm::{ChatMessage, LanguageModel, ModelChunk, ModelError, ModelRequest, ModelStream};
+use engine::ports::store::{ConversationRecord, Store, Tenant, TenantSettings};
+use engine::retrieval::KeywordRetriever;
+use serde_json::Value;
+
+/// Answers "fine", and panics (a bug in an adapter) when the shopper says "boom".
+struct Panicky;
+
+#[async_trait]
+impl LanguageModel for Panicky {
+    fn name(&self) -> &'static str {
+        "panicky"
+    }
+    async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError> {
+        let last = request.messages.iter().rev().find_map(|m| match m {
+            ChatMessage::User { content } => Some(content.clone()),
+            _ => None,
+        });
+        if last.as_deref() == Some("boom") {
+            panic!("a bug in the model adapter");
+        }
+        Ok(Box::pin(futures_util::stream::iter(vec![Ok(ModelChunk::Text("fine".into()))])))
+    }
+}
+
+async fn next(rx: &mut tokio::sync::mpsc::Receiver<actors::Frame>) -> Value {
+    let frame = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a frame in time").expect("open");
+    serde_json::from_str(&frame).unwrap()
+}
+
+async fn until(rx: &mut tokio::sync::mpsc::Receiver<actors::Frame>, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let v = next(rx).await;
+        let stop = done(&v);
+        out.push(v);
+        if stop {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_that_panics_is_an_internal_error_and_the_conversation_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("aisle.db").to_str().unwrap()).await.unwrap());
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: "Shop".into(),
+        plan: "pro".into(),
+        status: "active".into(),
+        settings: TenantSettings::default(),
+        created_at: chrono::Utc::now(),
+    };
+    store.create_tenant(&tenant).await.unwrap();
+    let conversation = ConversationRecord {
+        id: ConversationId::generate(),
+        tenant_id: tenant.id.clone(),
+        deployment_id: DeploymentId::generate(),
+        started_at: chrono::Utc::now(),
+        last_message_at: None,
+        messages: 0,
+        dialogue_state: "{}".into(),
+    };
+    store.create_conversation(&conversation).await.unwrap();
+    let catalog = Arc::new(CatalogCache::new(store.clone()));
+    let services = Arc::new(Services {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        carts: Arc::new(CartService::new(catalog.clone())),
+        retriever: Arc::new(KeywordRetriever::new(catalog)),
+        model: Arc::new(Panicky),
+        idle_timeout: Duration::from_secs(300),
+    });
+    let conversations = Conversations::start(services).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let socket = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&tenant.id, &conversation.id, socket, tx, None).await.unwrap();
+
+    let message = |id: &str, text: &str| Command::Message { id: CommandId::parse(id).unwrap(), text: text.into() };
+    handle.command(socket, message("m1", "boom")).unwrap();
+    let frames = until(&mut rx, |f| f["type"] == "error").await;
+    assert_eq!(frames[0]["type"], "ack", "{frames:?}");
+    let error = frames.last().unwrap();
+    assert_eq!(error["code"], "internal", "{error}");
+
+    // The conversation is not stuck waiting for the failed turn.
+    handle.command(socket, message("m2", "hello")).unwrap();
+    let frames = until(&mut rx, |f| f["type"] == "assistant.end").await;
+    assert_eq!(frames.last().unwrap()["text"], "fine", "{frames:?}");
+    let seqs: Vec<i64> = frames.iter().filter_map(|f| f["seq"].as_i64()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap in seq: {seqs:?}");
+}
