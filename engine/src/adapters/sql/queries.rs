@@ -608,34 +608,7 @@ macro_rules! impl_store {
                 // case) needs no transaction: the statement is atomic, and a short count
                 // is undone by deleting its rows (any row with those keys is one it
                 // inserted: an existing one would have failed the whole statement).
-                if rows.len() <= EVENT_CHUNK {
-                    let sql = group_events_sql(rows.len());
-                    let mut q = sqlx::query(&sql);
-                    for (tenant, conversation, e) in &rows {
-                        q = q
-                            .bind(tenant.as_str())
-                            .bind(conversation.as_str())
-                            .bind(e.seq)
-                            .bind(&e.kind)
-                            .bind(&e.json)
-                            .bind(e.command_id.as_deref());
-                    }
-                    let done = q.execute(&self.writer).await.map_err(db_err)?;
-                    if done.rows_affected() != rows.len() as u64 {
-                        for (tenant, conversation, e) in &rows {
-                            sqlx::query("DELETE FROM events WHERE tenant_id = $1 AND conversation_id = $2 AND seq = $3")
-                                .bind(tenant.as_str())
-                                .bind(conversation.as_str())
-                                .bind(e.seq)
-                                .execute(&self.writer)
-                                .await
-                                .map_err(db_err)?;
-                        }
-                        return Err(StoreError::NotFound);
-                    }
-                    return Ok(());
-                }
-                let mut tx = self.write_tx().await?;
+                let mut tx = if rows.len() > EVENT_CHUNK { Some(self.write_tx().await?) } else { None };
                 for chunk in rows.chunks(EVENT_CHUNK) {
                     let sql = group_events_sql(chunk.len());
                     let mut q = sqlx::query(&sql);
@@ -648,12 +621,30 @@ macro_rules! impl_store {
                             .bind(&e.json)
                             .bind(e.command_id.as_deref());
                     }
-                    let done = q.execute(&mut *tx).await.map_err(db_err)?;
+                    let done = match tx.as_mut() {
+                        Some(tx) => q.execute(&mut **tx).await,
+                        None => q.execute(&self.writer).await,
+                    }
+                    .map_err(db_err)?;
                     if done.rows_affected() != chunk.len() as u64 {
-                        return Err(StoreError::NotFound); // dropping `tx` rolls back
+                        if tx.is_none() {
+                            for (tenant, conversation, e) in chunk {
+                                sqlx::query("DELETE FROM events WHERE tenant_id = $1 AND conversation_id = $2 AND seq = $3")
+                                    .bind(tenant.as_str())
+                                    .bind(conversation.as_str())
+                                    .bind(e.seq)
+                                    .execute(&self.writer)
+                                    .await
+                                    .map_err(db_err)?;
+                            }
+                        }
+                        return Err(StoreError::NotFound); // a `tx` is rolled back when dropped
                     }
                 }
-                tx.commit().await.map_err(db_err)
+                match tx {
+                    Some(tx) => tx.commit().await.map_err(db_err),
+                    None => Ok(()),
+                }
             }
 
             async fn events_after(
