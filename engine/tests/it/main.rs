@@ -8,5 +8,7 @@ mod jobs;
 mod recommend;
 mod retrieval;
 mod store;
+mod store_admin;
+mod store_groups;
 mod support;
 mod vectors;

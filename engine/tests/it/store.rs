@@ -33,6 +33,8 @@ macro_rules! store_tests {
     )*};
 }
 
+pub(crate) use store_tests;
+
 store_tests!(
     ping_and_backend,
     tenants_and_settings_round_trip,
@@ -53,84 +55,13 @@ store_tests!(
     concurrent_checkouts_never_oversell,
     concurrent_upserts_of_one_sku_make_one_product,
     catalog_writes_and_checkouts_interleave_without_deadlock,
-    api_keys_find_their_tenant_by_hash,
-    jobs_round_trip_and_stay_with_their_tenant,
-    portal_users_are_unique_by_email_and_scoped_by_tenant,
-    event_groups_commit_together_or_not_at_all,
-    cart_groups_save_together_or_not_at_all,
-    shopper_messages_are_counted_per_tenant_since_a_time,
 );
-
-async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
-    let a = seed_tenant(store.as_ref(), "A").await;
-    let b = seed_tenant(store.as_ref(), "B").await;
-    store.create_api_key(&a, "hash-of-a", "sk_aaaa").await.unwrap();
-    store.create_api_key(&b, "hash-of-b", "sk_bbbb").await.unwrap();
-    assert_eq!(store.tenant_by_api_key("hash-of-a").await.unwrap(), Some(a.clone()));
-    assert_eq!(store.tenant_by_api_key("hash-of-b").await.unwrap(), Some(b));
-    assert_eq!(store.tenant_by_api_key("hash-of-c").await.unwrap(), None);
-    assert!(matches!(store.create_api_key(&a, "hash-of-b", "sk_bbbb").await, Err(StoreError::Conflict(_))));
-    let ghost = TenantId::generate();
-    assert!(store.create_api_key(&ghost, "hash-of-ghost", "sk_gggg").await.is_err(), "a key needs its tenant");
-}
-
-async fn portal_users_are_unique_by_email_and_scoped_by_tenant(store: Arc<dyn Store>) {
-    use engine::domain::UserId;
-    use engine::ports::store::PortalUser;
-    let a = seed_tenant(store.as_ref(), "A").await;
-    let b = seed_tenant(store.as_ref(), "B").await;
-    let user = PortalUser {
-        id: UserId::generate(),
-        tenant_id: a.clone(),
-        email: "ann@shop.example".into(),
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
-        role: "owner".into(),
-        created_at: now_ms(),
-    };
-    store.create_user(&user).await.unwrap();
-    assert_eq!(store.user_by_email("ann@shop.example").await.unwrap().as_ref(), Some(&user));
-    assert_eq!(store.user_by_email("bob@shop.example").await.unwrap(), None);
-    assert_eq!(store.get_user(&a, &user.id).await.unwrap().as_ref(), Some(&user));
-    assert_eq!(store.get_user(&b, &user.id).await.unwrap(), None, "another tenant's user is not found");
-    let twin = PortalUser { id: UserId::generate(), tenant_id: b.clone(), ..user.clone() };
-    assert!(matches!(store.create_user(&twin).await, Err(StoreError::Conflict(_))), "an email has one login");
-}
-
-async fn jobs_round_trip_and_stay_with_their_tenant(store: Arc<dyn Store>) {
-    use engine::ports::jobs::{JobKind, JobLineError, JobRecord, JobStatus};
-    let a = seed_tenant(store.as_ref(), "A").await;
-    let b = seed_tenant(store.as_ref(), "B").await;
-    let mut job = JobRecord::queued(&a, JobKind::Import);
-    job.created_at = now_ms();
-    job.updated_at = job.created_at;
-    store.create_job(&job).await.unwrap();
-    assert_eq!(store.get_job(&a, &job.id).await.unwrap().as_ref(), Some(&job));
-    assert_eq!(store.get_job(&b, &job.id).await.unwrap(), None, "another tenant's job is not found");
-
-    job.status = JobStatus::Done;
-    job.imported = 41;
-    job.total = 42;
-    job.done = 42;
-    job.attempts = 2;
-    job.errors = vec![JobLineError { line: 7, message: "price is not a number: \"abc\"".into() }];
-    job.detail = r#"{"index_job_id":"j_x"}"#.into();
-    job.updated_at = now_ms();
-    store.save_job(&job).await.unwrap();
-    assert_eq!(store.get_job(&a, &job.id).await.unwrap().as_ref(), Some(&job));
-
-    // Saving as another tenant changes nothing and is not found.
-    let mut theirs = job.clone();
-    theirs.tenant_id = b.clone();
-    theirs.status = JobStatus::Failed;
-    assert!(matches!(store.save_job(&theirs).await, Err(StoreError::NotFound)));
-    assert_eq!(store.get_job(&a, &job.id).await.unwrap().map(|j| j.status), Some(JobStatus::Done));
-}
 
 fn cmd(s: &str) -> CommandId {
     CommandId::parse(s).expect("command id")
 }
 
-fn event(seq: i64, command: Option<&str>) -> StoredEvent {
+pub(crate) fn event(seq: i64, command: Option<&str>) -> StoredEvent {
     let kind = if command.is_some() { "ack" } else { "cart" };
     StoredEvent {
         seq,
@@ -154,7 +85,7 @@ fn order_for(tenant: &TenantId, conversation: &ConversationId, cart: &Cart) -> O
 }
 
 /// A stored product with one variant of `stock` units, and its tenant.
-async fn stocked(store: &dyn Store, tenant: &TenantId, sku: &str, stock: i64) -> Product {
+pub(crate) async fn stocked(store: &dyn Store, tenant: &TenantId, sku: &str, stock: i64) -> Product {
     let mut p = sample_product(tenant, sku, &[(sku, &[], 1500, stock)]);
     store.upsert_product(&mut p).await.expect("upsert");
     p
@@ -416,42 +347,6 @@ async fn events_append_read_and_acks(store: Arc<dyn Store>) {
     ));
 }
 
-async fn event_groups_commit_together_or_not_at_all(store: Arc<dyn Store>) {
-    use engine::ports::store::EventGroup;
-    let (a, b) = (seed_tenant(&*store, "A").await, seed_tenant(&*store, "B").await);
-    let (ca, cb) = (seed_conversation(&*store, &a).await, seed_conversation(&*store, &b).await);
-    let ea = [event(1, Some("cmd-1")), event(2, None)];
-    let eb: Vec<StoredEvent> = (1..=70).map(|i| event(i, None)).collect(); // more than one chunk
-    let groups = [
-        EventGroup { tenant: &a, conversation: &ca, events: &ea },
-        EventGroup { tenant: &b, conversation: &cb, events: &eb },
-    ];
-    store.append_event_groups(&groups).await.expect("group write");
-    assert_eq!(store.events_after(&a, &ca, 0, 100).await.unwrap(), ea.to_vec());
-    assert_eq!(store.events_after(&b, &cb, 0, 100).await.unwrap(), eb);
-    assert_eq!(store.command_acks(&a, &ca).await.unwrap(), vec![("cmd-1".into(), 1)]);
-
-    // A group naming B's conversation as A's writes nothing at all.
-    let more_a = [event(3, None)];
-    let forged = [event(71, None)];
-    let bad = [
-        EventGroup { tenant: &a, conversation: &ca, events: &more_a },
-        EventGroup { tenant: &a, conversation: &cb, events: &forged },
-    ];
-    assert!(store.append_event_groups(&bad).await.is_err());
-    assert_eq!(store.last_seq(&a, &ca).await.unwrap(), 2, "nothing of a refused group is written");
-    assert_eq!(store.last_seq(&b, &cb).await.unwrap(), 70);
-
-    // A used seq fails the whole group too.
-    let dup = [event(2, None)];
-    let conflict = [
-        EventGroup { tenant: &b, conversation: &cb, events: &[event(71, None)] },
-        EventGroup { tenant: &a, conversation: &ca, events: &dup },
-    ];
-    assert!(store.append_event_groups(&conflict).await.is_err());
-    assert_eq!(store.last_seq(&b, &cb).await.unwrap(), 70);
-}
-
 async fn event_log_is_isolated_between_tenants(store: Arc<dyn Store>) {
     let a = seed_tenant(&*store, "A").await;
     let b = seed_tenant(&*store, "B").await;
@@ -517,7 +412,7 @@ async fn conversations_and_transcript(store: Arc<dyn Store>) {
 }
 
 /// A cart of `qty` units of `product`'s only variant.
-fn cart_of(product: &Product, qty: i64) -> Cart {
+pub(crate) fn cart_of(product: &Product, qty: i64) -> Cart {
     Cart::empty(Currency::USD).add(product, None, Quantity::parse(qty).unwrap()).expect("add to cart")
 }
 
@@ -544,52 +439,6 @@ async fn carts_save_load_and_command_idempotency(store: Arc<dyn Store>) {
     store.save_cart(&t, &c, &v3, None).await.expect("save without a command");
     assert_eq!(store.load_cart(&t, &c).await.unwrap(), Some(v3));
     assert_eq!(store.cart_command(&t, &c, &cmd("add-2")).await.unwrap(), Some(v2.version));
-}
-
-async fn cart_groups_save_together_or_not_at_all(store: Arc<dyn Store>) {
-    use engine::ports::store::CartSave;
-    let (a, b) = (seed_tenant(&*store, "A").await, seed_tenant(&*store, "B").await);
-    let (ca, cb) = (seed_conversation(&*store, &a).await, seed_conversation(&*store, &b).await);
-    let (pa, pb) = (stocked(&*store, &a, "TEE", 50).await, stocked(&*store, &b, "MUG", 50).await);
-    let (a1, b1) = (cart_of(&pa, 1), cart_of(&pb, 4));
-    store
-        .save_carts(&[CartSave { tenant: &a, conversation: &ca, cart: &a1 }, CartSave { tenant: &b, conversation: &cb, cart: &b1 }])
-        .await
-        .expect("group save");
-    assert_eq!(store.load_cart(&a, &ca).await.unwrap(), Some(a1.clone()));
-    assert_eq!(store.load_cart(&b, &cb).await.unwrap(), Some(b1.clone()));
-
-    // Updates go through ON CONFLICT; a save naming B's conversation as A's is an
-    // error and never touches B's cart (A's own may or may not be saved).
-    let a2 = a1.add(&pa, None, Quantity::parse(2).unwrap()).unwrap();
-    let forged = cart_of(&pa, 9);
-    let bad = [CartSave { tenant: &a, conversation: &ca, cart: &a2 }, CartSave { tenant: &a, conversation: &cb, cart: &forged }];
-    assert!(store.save_carts(&bad).await.is_err());
-    let now = store.load_cart(&a, &ca).await.unwrap();
-    assert!(now == Some(a1.clone()) || now == Some(a2.clone()), "{now:?}");
-    assert_eq!(store.load_cart(&b, &cb).await.unwrap(), Some(b1), "B's cart is untouched");
-    store.save_carts(&[CartSave { tenant: &a, conversation: &ca, cart: &a2 }]).await.unwrap();
-    assert_eq!(store.load_cart(&a, &ca).await.unwrap(), Some(a2));
-}
-
-async fn shopper_messages_are_counted_per_tenant_since_a_time(store: Arc<dyn Store>) {
-    let (a, b) = (seed_tenant(&*store, "A").await, seed_tenant(&*store, "B").await);
-    let (ca, cb) = (seed_conversation(&*store, &a).await, seed_conversation(&*store, &b).await);
-    let now = now_ms();
-    let old = now - chrono::Duration::days(40);
-    for (c, t, role, at) in [
-        (&ca, &a, Role::Shopper, now),
-        (&ca, &a, Role::Assistant, now),
-        (&ca, &a, Role::Shopper, now),
-        (&ca, &a, Role::Shopper, old),
-        (&cb, &b, Role::Shopper, now),
-    ] {
-        store.append_message(t, c, &TranscriptMessage { role, text: "x".into(), at }).await.unwrap();
-    }
-    let since = now - chrono::Duration::days(1);
-    assert_eq!(store.count_shopper_messages(&a, since).await.unwrap(), 2, "shopper messages of A since then");
-    assert_eq!(store.count_shopper_messages(&b, since).await.unwrap(), 1);
-    assert_eq!(store.count_shopper_messages(&a, old).await.unwrap(), 3);
 }
 
 async fn carts_are_isolated_between_tenants(store: Arc<dyn Store>) {
@@ -835,36 +684,6 @@ async fn corrupt_rows_are_errors(store: &dyn Store, t: &TenantId, c: &Conversati
 
 const CORRUPT_CART: &str = "UPDATE carts SET lines = '[{\"oops\":' WHERE conversation_id = $1";
 const CORRUPT_TENANT: &str = "UPDATE tenants SET settings = 'not json' WHERE id = $1";
-
-/// The SQLite writer does not checkpoint its WAL (that stalled writes); a background
-/// task does, from a reader connection: written pages reach the main database file
-/// without anyone asking. (1 MiB of events stays below SQLite's own automatic
-/// checkpoint of 1,000 pages, so only the background task can have moved them.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_wal_is_checkpointed_in_the_background() {
-    let (store, dir) = crate::support::sqlite_store().await;
-    let db = dir.path().join("aisle.db");
-    let t = seed_tenant(&*store, "T").await;
-    let c = seed_conversation(&*store, &t).await;
-    let before = std::fs::metadata(&db).unwrap().len();
-    let padding = "x".repeat(2000);
-    let events: Vec<StoredEvent> = (1..=500)
-        .map(|seq| StoredEvent { seq, kind: "cart".into(), json: format!(r#"{{"seq":{seq},"pad":"{padding}"}}"#), command_id: None })
-        .collect();
-    for chunk in events.chunks(50) {
-        store.append_events(&t, &c, chunk).await.unwrap();
-    }
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let now = std::fs::metadata(&db).unwrap().len();
-        if now > before + 900_000 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the main file stayed at {now} bytes (was {before}): no checkpoint");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(store.last_seq(&t, &c).await.unwrap(), 500);
-}
 
 #[tokio::test]
 async fn sqlite_corrupt_json_is_an_error() {
