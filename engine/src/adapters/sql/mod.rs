@@ -12,6 +12,9 @@
 //! one written, truncated to the millisecond), money is BIGINT minor units, JSON is
 //! TEXT, and there are no floats.
 
+mod admin_queries;
+mod cart_queries;
+mod event_groups;
 mod queries;
 mod rows;
 
@@ -35,7 +38,10 @@ use crate::ports::store::{
     CartSave, ConversationRecord, Deployment, EventGroup, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage, Upserted,
 };
-use queries::{CART_CHUNK, EVENT_CHUNK, group_events_sql, impl_store, put_cart};
+use admin_queries::impl_admin_queries;
+use cart_queries::{CART_CHUNK, impl_cart_groups, put_cart};
+use event_groups::{group_events_sql, impl_event_groups};
+use queries::{EVENT_CHUNK, impl_store};
 use rows::{
     CartRow, ConversationRow, DeploymentRow, EventRow, JOB_COLUMNS, JobRow, MessageRow, USER_COLUMNS, UserRow, OrderLineJoinRow, PRODUCT_COLUMNS,
     ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,
@@ -288,3 +294,9 @@ fn plan_variants(incoming: &mut [Variant], stored: &[(String, String)]) -> Store
 
 impl_store!(SqliteStore, Sqlite, backend: "sqlite", begin_write: "BEGIN IMMEDIATE");
 impl_store!(PostgresStore, Postgres, backend: "postgres", begin_write: "BEGIN");
+impl_admin_queries!(SqliteStore);
+impl_admin_queries!(PostgresStore);
+impl_event_groups!(SqliteStore);
+impl_event_groups!(PostgresStore);
+impl_cart_groups!(SqliteStore);
+impl_cart_groups!(PostgresStore);

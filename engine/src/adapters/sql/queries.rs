@@ -19,26 +19,6 @@
 /// engines' parameter limits).
 pub(super) const EVENT_CHUNK: usize = 64;
 
-/// The multi-row event insert of `Store::append_event_groups`: `n` rows of (tenant,
-/// conversation, seq, kind, payload, command id), each written only if its
-/// conversation belongs to its tenant.
-pub(super) fn group_events_sql(n: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id) \
-         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
-    );
-    for i in 0..n {
-        let b = 1 + 6 * i;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
-    }
-    sql.push_str(") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column1 AND c.id = v.column2)");
-    sql
-}
-/// Carts written by one statement at most (6 parameters each).
-pub(super) const CART_CHUNK: usize = 64;
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, backend: $backend:literal, begin_write: $begin:literal) => {
@@ -202,118 +182,39 @@ macro_rules! impl_store {
             // --- tenant admin API keys -------------------------------------------------
 
             async fn create_api_key(&self, tenant: &TenantId, key_hash: &str, prefix: &str) -> StoreResult<()> {
-                sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, prefix, revoked, created_at) VALUES ($1, $2, $3, FALSE, $4)")
-                    .bind(key_hash)
-                    .bind(tenant.as_str())
-                    .bind(prefix)
-                    .bind(millis(&Utc::now()))
-                    .execute(&self.writer)
-                    .await
-                    .map_err(db_err)?;
-                Ok(())
+                self.insert_api_key(tenant, key_hash, prefix).await
             }
 
             async fn tenant_by_api_key(&self, key_hash: &str) -> StoreResult<Option<TenantId>> {
-                let tenant: Option<String> =
-                    sqlx::query_scalar("SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked = FALSE")
-                        .bind(key_hash)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                tenant.map(|t| TenantId::parse(t).map_err(|e| corrupt("api key tenant id", e))).transpose()
+                self.select_api_key_tenant(key_hash).await
             }
 
             // --- portal users ---------------------------------------------------------------
 
             async fn create_user(&self, user: &PortalUser) -> StoreResult<()> {
-                sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-                    .bind(user.id.as_str())
-                    .bind(user.tenant_id.as_str())
-                    .bind(&user.email)
-                    .bind(&user.password_hash)
-                    .bind(&user.role)
-                    .bind(millis(&user.created_at))
-                    .execute(&self.writer)
-                    .await
-                    .map_err(db_err)?;
-                Ok(())
+                self.insert_user(user).await
             }
 
             async fn user_by_email(&self, email: &str) -> StoreResult<Option<PortalUser>> {
-                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-                    .bind(email)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .map(UserRow::into_domain)
-                    .transpose()
+                self.select_user_by_email(email).await
             }
 
             async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<PortalUser>> {
-                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"))
-                    .bind(tenant.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .map(UserRow::into_domain)
-                    .transpose()
+                self.select_user(tenant, id).await
             }
 
             // --- background jobs ----------------------------------------------------------
 
             async fn create_job(&self, job: &JobRecord) -> StoreResult<()> {
-                sqlx::query(&format!(
-                    "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                ))
-                .bind(job.id.as_str())
-                .bind(job.tenant_id.as_str())
-                .bind(job.kind.as_str())
-                .bind(job.status.as_str())
-                .bind(job.imported)
-                .bind(job.total)
-                .bind(job.done)
-                .bind(job.attempts)
-                .bind(to_json(&job.errors)?)
-                .bind(&job.detail)
-                .bind(millis(&job.created_at))
-                .bind(millis(&job.updated_at))
-                .execute(&self.writer)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+                self.insert_job(job).await
             }
 
             async fn save_job(&self, job: &JobRecord) -> StoreResult<()> {
-                let done = sqlx::query(
-                    "UPDATE jobs SET status = $3, imported = $4, total = $5, done = $6, attempts = $7, errors = $8, \
-                     detail = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2",
-                )
-                .bind(job.tenant_id.as_str())
-                .bind(job.id.as_str())
-                .bind(job.status.as_str())
-                .bind(job.imported)
-                .bind(job.total)
-                .bind(job.done)
-                .bind(job.attempts)
-                .bind(to_json(&job.errors)?)
-                .bind(&job.detail)
-                .bind(millis(&job.updated_at))
-                .execute(&self.writer)
-                .await
-                .map_err(db_err)?;
-                found(done.rows_affected())
+                self.update_job(job).await
             }
 
             async fn get_job(&self, tenant: &TenantId, id: &JobId) -> StoreResult<Option<JobRecord>> {
-                sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2"))
-                    .bind(tenant.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .map(JobRow::into_domain)
-                    .transpose()
+                self.select_job(tenant, id).await
             }
 
             // --- catalog ----------------------------------------------------------------
@@ -597,54 +498,7 @@ macro_rules! impl_store {
             }
 
             async fn append_event_groups(&self, groups: &[EventGroup<'_>]) -> StoreResult<()> {
-                let rows: Vec<(&TenantId, &ConversationId, &StoredEvent)> =
-                    groups.iter().flat_map(|g| g.events.iter().map(move |e| (g.tenant, g.conversation, e))).collect();
-                if rows.is_empty() {
-                    return Ok(());
-                }
-                // One statement per chunk, each row guarded by its own ownership check;
-                // a row that fails it makes the count short, and the whole write is
-                // undone (the caller then writes group by group). One chunk (the usual
-                // case) needs no transaction: the statement is atomic, and a short count
-                // is undone by deleting its rows (any row with those keys is one it
-                // inserted: an existing one would have failed the whole statement).
-                let mut tx = if rows.len() > EVENT_CHUNK { Some(self.write_tx().await?) } else { None };
-                for chunk in rows.chunks(EVENT_CHUNK) {
-                    let sql = group_events_sql(chunk.len());
-                    let mut q = sqlx::query(&sql);
-                    for (tenant, conversation, e) in chunk {
-                        q = q
-                            .bind(tenant.as_str())
-                            .bind(conversation.as_str())
-                            .bind(e.seq)
-                            .bind(&e.kind)
-                            .bind(&e.json)
-                            .bind(e.command_id.as_deref());
-                    }
-                    let done = match tx.as_mut() {
-                        Some(tx) => q.execute(&mut **tx).await,
-                        None => q.execute(&self.writer).await,
-                    }
-                    .map_err(db_err)?;
-                    if done.rows_affected() != chunk.len() as u64 {
-                        if tx.is_none() {
-                            for (tenant, conversation, e) in chunk {
-                                sqlx::query("DELETE FROM events WHERE tenant_id = $1 AND conversation_id = $2 AND seq = $3")
-                                    .bind(tenant.as_str())
-                                    .bind(conversation.as_str())
-                                    .bind(e.seq)
-                                    .execute(&self.writer)
-                                    .await
-                                    .map_err(db_err)?;
-                            }
-                        }
-                        return Err(StoreError::NotFound); // a `tx` is rolled back when dropped
-                    }
-                }
-                match tx {
-                    Some(tx) => tx.commit().await.map_err(db_err),
-                    None => Ok(()),
-                }
+                self.insert_event_groups(groups).await
             }
 
             async fn events_after(
@@ -696,14 +550,7 @@ macro_rules! impl_store {
             }
 
             async fn count_shopper_messages(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64> {
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND role = 'shopper' AND created_at >= $2",
-                )
-                .bind(tenant.as_str())
-                .bind(millis(&since))
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err)
+                self.count_shopper_messages_since(tenant, since).await
             }
 
             async fn append_message(
@@ -827,57 +674,7 @@ macro_rules! impl_store {
             }
 
             async fn save_carts(&self, carts: &[CartSave<'_>]) -> StoreResult<()> {
-                if carts.is_empty() {
-                    return Ok(());
-                }
-                // One chunk (the usual case) is one statement with no transaction; a
-                // short count leaves the good rows saved, which the port allows (saving
-                // a cart again is harmless).
-                let mut tx = if carts.len() > CART_CHUNK { Some(self.write_tx().await?) } else { None };
-                let now = millis(&Utc::now());
-                for chunk in carts.chunks(CART_CHUNK) {
-                    // As `put_cart`, for many rows: each guarded by its conversation's
-                    // tenant; a short count means one was refused.
-                    let mut sql = String::from(
-                        "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at) \
-                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
-                    );
-                    for i in 0..chunk.len() {
-                        let b = 1 + 6 * i;
-                        if i > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
-                    }
-                    sql.push_str(
-                        ") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column2 AND c.id = v.column1) \
-                         ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, \
-                           currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at \
-                         WHERE carts.tenant_id = excluded.tenant_id",
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for c in chunk {
-                        q = q
-                            .bind(c.conversation.as_str())
-                            .bind(c.tenant.as_str())
-                            .bind(c.cart.version)
-                            .bind(c.cart.currency.as_str())
-                            .bind(to_json(&c.cart.lines)?)
-                            .bind(now);
-                    }
-                    let done = match tx.as_mut() {
-                        Some(tx) => q.execute(&mut **tx).await,
-                        None => q.execute(&self.writer).await,
-                    }
-                    .map_err(db_err)?;
-                    if done.rows_affected() != chunk.len() as u64 {
-                        return Err(StoreError::NotFound); // a `tx` is rolled back when dropped
-                    }
-                }
-                match tx {
-                    Some(tx) => tx.commit().await.map_err(db_err),
-                    None => Ok(()),
-                }
+                self.upsert_carts(carts).await
             }
 
             async fn place_order(&self, order: &Order, emptied_cart: &Cart, command: Option<&CommandId>) -> StoreResult<()> {
@@ -960,53 +757,4 @@ macro_rules! impl_store {
     };
 }
 
-/// Saves a cart inside an open write transaction, with its command id if any. The
-/// conversation must be the tenant's (else `NotFound`, and nothing is written), and
-/// the upsert only ever replaces a cart of the same tenant. A command id already
-/// applied is a `Conflict`; the caller's transaction then rolls back, leaving the
-/// cart as it was.
-macro_rules! put_cart {
-    ($tx:ident, $tenant:expr, $conversation:expr, $cart:expr, $command:expr) => {{
-        let (tenant, conversation, cart): (&TenantId, &ConversationId, &Cart) = ($tenant, $conversation, $cart);
-        // The ownership check rides in the statement: no row of another tenant's (or a
-        // missing) conversation is written, and nothing is inserted then.
-        let done = sqlx::query(
-            "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6 \
-             WHERE EXISTS (SELECT 1 FROM conversations WHERE tenant_id = $2 AND id = $1) \
-             ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, \
-               currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at \
-             WHERE carts.tenant_id = excluded.tenant_id",
-        )
-        .bind(conversation.as_str())
-        .bind(tenant.as_str())
-        .bind(cart.version)
-        .bind(cart.currency.as_str())
-        .bind(to_json(&cart.lines)?)
-        .bind(millis(&Utc::now()))
-        .execute(&mut *$tx)
-        .await
-        .map_err(db_err)?;
-        found(done.rows_affected())?;
-        if let Some(command) = $command {
-            sqlx::query(
-                "INSERT INTO cart_commands (conversation_id, command_id, tenant_id, version) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(conversation.as_str())
-            .bind(command.as_str())
-            .bind(tenant.as_str())
-            .bind(cart.version)
-            .execute(&mut *$tx)
-            .await
-            .map_err(|e| match db_err(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict(format!("cart command {} was already applied", command.as_str()))
-                }
-                other => other,
-            })?;
-        }
-    }};
-}
-
 pub(super) use impl_store;
-pub(super) use put_cart;

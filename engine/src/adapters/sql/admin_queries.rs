@@ -1,0 +1,137 @@
+//! Tenant administration in SQL: API keys, portal users, jobs, and the usage counts
+//! plan quotas are checked against — written once for both engines, like the rest of
+//! the store (see `queries.rs`); the `Store` impl there delegates to these.
+//!
+//! Architecture invariant: as in `queries.rs`, every statement on a tenant's rows has
+//! `tenant_id = $n`; the two lookups that find a tenant in the first place (an API
+//! key's hash, a login's email) are the only ones that do not.
+
+macro_rules! impl_admin_queries {
+    ($store:ty) => {
+        impl $store {
+            pub(super) async fn insert_api_key(&self, tenant: &TenantId, key_hash: &str, prefix: &str) -> StoreResult<()> {
+                sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, prefix, revoked, created_at) VALUES ($1, $2, $3, FALSE, $4)")
+                    .bind(key_hash)
+                    .bind(tenant.as_str())
+                    .bind(prefix)
+                    .bind(millis(&Utc::now()))
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            pub(super) async fn select_api_key_tenant(&self, key_hash: &str) -> StoreResult<Option<TenantId>> {
+                let tenant: Option<String> =
+                    sqlx::query_scalar("SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked = FALSE")
+                        .bind(key_hash)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                tenant.map(|t| TenantId::parse(t).map_err(|e| corrupt("api key tenant id", e))).transpose()
+            }
+
+            pub(super) async fn insert_user(&self, user: &PortalUser) -> StoreResult<()> {
+                sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                    .bind(user.id.as_str())
+                    .bind(user.tenant_id.as_str())
+                    .bind(&user.email)
+                    .bind(&user.password_hash)
+                    .bind(&user.role)
+                    .bind(millis(&user.created_at))
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            pub(super) async fn select_user_by_email(&self, email: &str) -> StoreResult<Option<PortalUser>> {
+                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(UserRow::into_domain)
+                    .transpose()
+            }
+
+            pub(super) async fn select_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<PortalUser>> {
+                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"))
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(UserRow::into_domain)
+                    .transpose()
+            }
+
+            pub(super) async fn insert_job(&self, job: &JobRecord) -> StoreResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(job.id.as_str())
+                .bind(job.tenant_id.as_str())
+                .bind(job.kind.as_str())
+                .bind(job.status.as_str())
+                .bind(job.imported)
+                .bind(job.total)
+                .bind(job.done)
+                .bind(job.attempts)
+                .bind(to_json(&job.errors)?)
+                .bind(&job.detail)
+                .bind(millis(&job.created_at))
+                .bind(millis(&job.updated_at))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            pub(super) async fn update_job(&self, job: &JobRecord) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET status = $3, imported = $4, total = $5, done = $6, attempts = $7, errors = $8, \
+                     detail = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(job.tenant_id.as_str())
+                .bind(job.id.as_str())
+                .bind(job.status.as_str())
+                .bind(job.imported)
+                .bind(job.total)
+                .bind(job.done)
+                .bind(job.attempts)
+                .bind(to_json(&job.errors)?)
+                .bind(&job.detail)
+                .bind(millis(&job.updated_at))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+                found(done.rows_affected())
+            }
+
+            pub(super) async fn select_job(&self, tenant: &TenantId, id: &JobId) -> StoreResult<Option<JobRecord>> {
+                sqlx::query_as::<_, JobRow>(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2"))
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(JobRow::into_domain)
+                    .transpose()
+            }
+
+            pub(super) async fn count_shopper_messages_since(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64> {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND role = 'shopper' AND created_at >= $2",
+                )
+                .bind(tenant.as_str())
+                .bind(millis(&since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+        }
+    };
+}
+
+pub(super) use impl_admin_queries;
