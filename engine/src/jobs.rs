@@ -335,7 +335,8 @@ impl RetryPolicy {
 }
 
 /// The embedded job queue: an unbounded channel read by `workers` tasks. Messages live
-/// in memory only: a job queued when the process stops stays `queued` in the store.
+/// in memory only: a job unfinished when the process stops is marked `failed` at the
+/// next start (`Store::fail_unfinished_jobs`, called by the gateway's start-up).
 pub struct InProcessQueue {
     tx: mpsc::UnboundedSender<JobMessage>,
 }

@@ -96,6 +96,13 @@ impl Application {
             None => Arc::new(KeywordRetriever::new(catalog.clone())),
         };
         // Background jobs (imports, indexing) on the in-process queue.
+        // The in-process queue starts empty: a job a previous run left unfinished will
+        // never run, so its record says so rather than "queued" for ever.
+        match store.fail_unfinished_jobs("interrupted: Aisle restarted before the job finished; submit it again").await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(jobs = n, "jobs interrupted by the last shutdown marked failed"),
+            Err(e) => tracing::warn!(error = %e, "cannot mark interrupted jobs"),
+        }
         let jobs = Jobs::new(store.clone(), catalog.clone(), hybrid.clone());
         jobs.set_queue(InProcessQueue::start(jobs.clone(), JOB_WORKERS, RetryPolicy::default()));
         jobs.attach_to_retriever();

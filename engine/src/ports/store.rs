@@ -211,6 +211,11 @@ pub trait Store: Send + Sync + 'static {
     /// has no such job).
     async fn save_job(&self, job: &JobRecord) -> StoreResult<()>;
     async fn get_job(&self, tenant: &TenantId, id: &JobId) -> StoreResult<Option<JobRecord>>;
+    /// Marks every `queued` or `running` job `failed` with `reason`, returning how many.
+    /// For start-up with the in-process queue, whose messages die with the process: a
+    /// job left unfinished then will never run, and its record must say so. (Not
+    /// scoped by tenant: it is about the process, not a tenant.)
+    async fn fail_unfinished_jobs(&self, reason: &str) -> StoreResult<u64>;
 
     // --- catalog -----------------------------------------------------------------
     /// Inserts or, when the tenant already has a product with this SKU, updates it

@@ -15,6 +15,7 @@ store_tests!(
     portal_users_are_unique_by_email_and_scoped_by_tenant,
     jobs_round_trip_and_stay_with_their_tenant,
     shopper_messages_are_counted_per_tenant_since_a_time,
+    unfinished_jobs_are_failed_at_start_up,
 );
 
 async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
@@ -100,4 +101,23 @@ async fn shopper_messages_are_counted_per_tenant_since_a_time(store: Arc<dyn Sto
     assert_eq!(store.count_shopper_messages(&a, since).await.unwrap(), 2, "shopper messages of A since then");
     assert_eq!(store.count_shopper_messages(&b, since).await.unwrap(), 1);
     assert_eq!(store.count_shopper_messages(&a, old).await.unwrap(), 3);
+}
+
+async fn unfinished_jobs_are_failed_at_start_up(store: Arc<dyn Store>) {
+    use engine::ports::jobs::{JobKind, JobRecord, JobStatus};
+    let t = seed_tenant(store.as_ref(), "T").await;
+    let mut jobs = Vec::new();
+    for status in [JobStatus::Queued, JobStatus::Running, JobStatus::Done, JobStatus::Failed] {
+        let mut job = JobRecord::queued(&t, JobKind::Import);
+        job.status = status;
+        store.create_job(&job).await.unwrap();
+        jobs.push(job);
+    }
+    assert_eq!(store.fail_unfinished_jobs("interrupted").await.unwrap(), 2);
+    let after: Vec<JobStatus> =
+        futures_util::future::join_all(jobs.iter().map(|j| store.get_job(&t, &j.id))).await.into_iter().map(|j| j.unwrap().unwrap().status).collect();
+    assert_eq!(after, [JobStatus::Failed, JobStatus::Failed, JobStatus::Done, JobStatus::Failed]);
+    let first = store.get_job(&t, &jobs[0].id).await.unwrap().unwrap();
+    assert!(first.detail.contains("interrupted"), "{}", first.detail);
+    assert_eq!(store.fail_unfinished_jobs("interrupted").await.unwrap(), 0);
 }

@@ -130,6 +130,19 @@ macro_rules! impl_admin_queries {
                 .await
                 .map_err(db_err)
             }
+
+            pub(super) async fn fail_unfinished(&self, reason: &str) -> StoreResult<u64> {
+                let detail = serde_json::json!({ "error": reason }).to_string();
+                let done = sqlx::query(
+                    "UPDATE jobs SET status = 'failed', detail = $1, updated_at = $2 WHERE status IN ('queued', 'running')",
+                )
+                .bind(detail)
+                .bind(millis(&Utc::now()))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
         }
     };
 }

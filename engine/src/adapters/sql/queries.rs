@@ -219,6 +219,10 @@ macro_rules! impl_store {
 
             // --- catalog ----------------------------------------------------------------
 
+            async fn fail_unfinished_jobs(&self, reason: &str) -> StoreResult<u64> {
+                self.fail_unfinished(reason).await
+            }
+
             async fn upsert_product(&self, product: &mut Product) -> StoreResult<Upserted> {
                 check_product(product)?;
                 let tenant = product.tenant_id.clone();
