@@ -99,6 +99,10 @@ async fn the_platform_api_creates_tenants_with_a_key_shown_once() {
     let (s, b) = http.send(http.client.post(&url).bearer_auth(PLATFORM_TOKEN).json(&json!({"name": "Acme", "plan": "platinum"}))).await;
     assert_error(s, &b, 400, "bad_request");
 
+    let huge = json!({"name": "x".repeat(100 * 1024)});
+    let (s, b) = http.send(http.client.post(&url).bearer_auth(PLATFORM_TOKEN).json(&huge)).await;
+    assert_error(s, &b, 413, "too_large");
+
     let (tenant_id, key) = http.create_tenant("Acme").await;
     assert!(tenant_id.starts_with("t_") && key.starts_with("sk_") && key.len() >= 35, "{tenant_id} {key}");
     let (s, me) = http.get("/v1/admin/tenant", Some(&key)).await;
