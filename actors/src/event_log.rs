@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use engine::domain::{Cart, ConversationId, TenantId};
 use engine::events::{Event, SeqEvent};
+use engine::group_commit::{GroupCommit, GroupWrite};
 use engine::ports::store::{EventGroup, Store, StoreResult, StoredEvent, TranscriptMessage};
 use engine::views::CartView;
 use tokio::sync::{mpsc, oneshot};
@@ -54,75 +55,36 @@ pub(crate) enum LogCmd {
 /// Rows one group commit writes at most.
 const GROUP_COMMIT_ROWS: usize = 512;
 
-/// Group commit of every live conversation's events: one task collects the appends
-/// queued at the moment it is free and writes them with one statement, so under load
-/// many conversations share one write instead of queueing for the one SQLite writer
-/// with one statement each. Alone, an append is written at once (no waiting for
-/// company). Each conversation's log waits for its own write before the next, so its
-/// order is kept.
-#[derive(Clone)]
-pub struct EventWriter {
-    tx: mpsc::UnboundedSender<WriteReq>,
-}
+/// Group commit of every live conversation's events (`engine::group_commit`): the
+/// appends queued at one moment go in one statement (`Store::append_event_groups`), so
+/// under load many conversations share one write on the single SQLite writer. Each
+/// log waits for its own write before the next, so its order is kept.
+pub type EventWriter = GroupCommit<EventAppends>;
 
-struct WriteReq {
-    tenant: TenantId,
-    conversation: ConversationId,
-    events: Vec<StoredEvent>,
-    reply: oneshot::Sender<(Vec<StoredEvent>, StoreResult<()>)>,
-}
+pub struct EventAppends(pub Arc<dyn Store>);
 
-impl EventWriter {
-    /// Starts the writer task on the current runtime.
-    pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<WriteReq>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut rows = first.events.len();
-                let mut reqs = vec![first];
-                while rows < GROUP_COMMIT_ROWS {
-                    match rx.try_recv() {
-                        Ok(r) => {
-                            rows += r.events.len();
-                            reqs.push(r);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                write_group(store.as_ref(), reqs).await;
-            }
-        });
-        Self { tx }
+#[async_trait::async_trait]
+impl GroupWrite for EventAppends {
+    type Item = (TenantId, ConversationId, Vec<StoredEvent>);
+
+    fn weight(item: &Self::Item) -> usize {
+        item.2.len()
     }
 
-    /// Persists one conversation's events; gives them back with the outcome.
-    async fn append(&self, tenant: &TenantId, conversation: &ConversationId, events: Vec<StoredEvent>) -> (Vec<StoredEvent>, StoreResult<()>) {
-        let (reply, rx) = oneshot::channel();
-        let req = WriteReq { tenant: tenant.clone(), conversation: conversation.clone(), events, reply };
-        if let Err(mpsc::error::SendError(req)) = self.tx.send(req) {
-            return (req.events, Err(engine::ports::store::StoreError::Database("the event writer has stopped".into())));
-        }
-        rx.await.unwrap_or_else(|_| (Vec::new(), Err(engine::ports::store::StoreError::Database("the event writer has stopped".into()))))
-    }
-}
-
-async fn write_group(store: &dyn Store, reqs: Vec<WriteReq>) {
-    if reqs.len() > 1 {
+    async fn write_group(&self, items: &[Self::Item]) -> StoreResult<()> {
         let groups: Vec<EventGroup<'_>> =
-            reqs.iter().map(|r| EventGroup { tenant: &r.tenant, conversation: &r.conversation, events: &r.events }).collect();
-        if store.append_event_groups(&groups).await.is_ok() {
-            for r in reqs {
-                let _ = r.reply.send((r.events, Ok(())));
-            }
-            return;
-        }
-        // Something in the group was refused: write each on its own, so only the
-        // culprit's log sees the error.
+            items.iter().map(|(tenant, conversation, events)| EventGroup { tenant, conversation, events }).collect();
+        self.0.append_event_groups(&groups).await
     }
-    for r in reqs {
-        let result = store.append_events(&r.tenant, &r.conversation, &r.events).await;
-        let _ = r.reply.send((r.events, result));
+
+    async fn write_one(&self, (tenant, conversation, events): &Self::Item) -> StoreResult<()> {
+        self.0.append_events(tenant, conversation, events).await
     }
+}
+
+/// Starts the event writer on the current runtime.
+pub fn start_event_writer(store: Arc<dyn Store>) -> EventWriter {
+    GroupCommit::start(EventAppends(store), GROUP_COMMIT_ROWS)
 }
 
 pub(crate) struct EventLog {
@@ -229,7 +191,11 @@ impl EventLog {
         let mut delay = Duration::from_millis(20);
         let mut attempt = 0;
         loop {
-            let (back, result) = self.writer.append(&self.tenant, &self.conversation, stored).await;
+            let (back, result) = self.writer.submit((self.tenant.clone(), self.conversation.clone(), stored)).await;
+            let Some((_, _, back)) = back else {
+                tracing::error!(conversation = %self.conversation, "the event writer has stopped; closing the conversation's sockets");
+                return false;
+            };
             stored = back;
             match result {
                 Ok(()) => break,

@@ -64,7 +64,7 @@ impl Actor for Registry {
 
     async fn pre_start(&self, _myself: ActorRef<RegistryMsg>, services: Arc<Services>) -> Result<RegistryState, ActorProcessingErr> {
         Ok(RegistryState {
-            events: crate::event_log::EventWriter::start(services.store.clone()),
+            events: crate::event_log::start_event_writer(services.store.clone()),
             services,
             conversations: HashMap::new(),
             by_cell: HashMap::new(),

@@ -12,6 +12,7 @@ use crate::domain::{
     TenantId, VariantId,
 };
 use crate::events::ErrorCode;
+use crate::group_commit::{GroupCommit, GroupWrite};
 use crate::ports::store::{CartSave, Store, StoreError, StoreResult};
 
 /// A change (or read) of one cart.
@@ -99,8 +100,12 @@ impl CartService {
     /// Persists a cart with no command record, sharing the write with the other carts
     /// saved at the same moment.
     async fn save(&self, tenant: &TenantId, conversation: &ConversationId, cart: Cart) -> StoreResult<Cart> {
-        let writer = self.writer.get_or_init(|| CartWriter::start(self.store().clone()));
-        writer.save(tenant, conversation, cart).await
+        let writer = self.writer.get_or_init(|| GroupCommit::start(CartSaves(self.store().clone()), GROUP_COMMIT_CARTS));
+        match writer.submit((tenant.clone(), conversation.clone(), cart)).await {
+            (Some((_, _, cart)), Ok(())) => Ok(cart),
+            (_, Ok(())) => Err(StoreError::Database("the cart writer lost a cart".into())),
+            (_, Err(e)) => Err(e),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -187,61 +192,28 @@ impl CartService {
 /// Carts saved together at most.
 const GROUP_COMMIT_CARTS: usize = 256;
 
-/// Group commit of cart saves: one task writes every save queued at the moment it is
-/// free with one statement (`Store::save_carts`), so under load the carts of many
-/// conversations share one write on the single SQLite writer. A save alone is written
-/// at once. Each cart actor waits for its save before the next change, so a cart is
-/// never in two saves of one group.
-struct CartWriter {
-    tx: tokio::sync::mpsc::UnboundedSender<SaveReq>,
-}
+/// Group commit of cart saves (`crate::group_commit`): the carts of many
+/// conversations saved at one moment go in one statement (`Store::save_carts`). A
+/// cart actor waits for its save before the next change, so a cart is never twice in
+/// one group.
+type CartWriter = GroupCommit<CartSaves>;
 
-struct SaveReq {
-    tenant: TenantId,
-    conversation: ConversationId,
-    cart: Cart,
-    reply: tokio::sync::oneshot::Sender<(Cart, StoreResult<()>)>,
-}
+struct CartSaves(Arc<dyn Store>);
 
-impl CartWriter {
-    fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SaveReq>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut reqs = vec![first];
-                while reqs.len() < GROUP_COMMIT_CARTS {
-                    match rx.try_recv() {
-                        Ok(r) => reqs.push(r),
-                        Err(_) => break,
-                    }
-                }
-                if reqs.len() > 1 {
-                    let saves: Vec<CartSave<'_>> =
-                        reqs.iter().map(|r| CartSave { tenant: &r.tenant, conversation: &r.conversation, cart: &r.cart }).collect();
-                    if store.save_carts(&saves).await.is_ok() {
-                        for r in reqs {
-                            let _ = r.reply.send((r.cart, Ok(())));
-                        }
-                        continue;
-                    }
-                    // One was refused: save each alone, so only its owner sees the error.
-                }
-                for r in reqs {
-                    let result = store.save_cart(&r.tenant, &r.conversation, &r.cart, None).await;
-                    let _ = r.reply.send((r.cart, result));
-                }
-            }
-        });
-        Self { tx }
+#[async_trait::async_trait]
+impl GroupWrite for CartSaves {
+    type Item = (TenantId, ConversationId, Cart);
+
+    fn weight(_: &Self::Item) -> usize {
+        1
     }
 
-    async fn save(&self, tenant: &TenantId, conversation: &ConversationId, cart: Cart) -> StoreResult<Cart> {
-        let stopped = || StoreError::Database("the cart writer has stopped".into());
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(SaveReq { tenant: tenant.clone(), conversation: conversation.clone(), cart, reply })
-            .map_err(|_| stopped())?;
-        let (cart, result) = rx.await.map_err(|_| stopped())?;
-        result.map(|()| cart)
+    async fn write_group(&self, items: &[Self::Item]) -> StoreResult<()> {
+        let saves: Vec<CartSave<'_>> = items.iter().map(|(tenant, conversation, cart)| CartSave { tenant, conversation, cart }).collect();
+        self.0.save_carts(&saves).await
+    }
+
+    async fn write_one(&self, (tenant, conversation, cart): &Self::Item) -> StoreResult<()> {
+        self.0.save_cart(tenant, conversation, cart, None).await
     }
 }

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod embed;
 mod error;
 pub mod events;
+pub mod group_commit;
 pub mod jobs;
 pub mod plans;
 pub mod ports;
