@@ -25,7 +25,12 @@
 //! `AISLE_BENCH_HNSW_EF` sets the HNSW search breadth, `AISLE_BENCH_HNSW_M` /
 //! `AISLE_BENCH_HNSW_EF_CONSTRUCT` the graph, `AISLE_BENCH_IN_RAM=1` keeps vectors
 //! in RAM, `AISLE_BENCH_PAYLOAD_RAM=1` payloads, `AISLE_BENCH_QUANTIZE=1` adds an
-//! int8 copy, `AISLE_BENCH_SEGMENTS` sets the segment count, and
+//! int8 copy, `AISLE_BENCH_SEGMENTS` sets the segment count, `AISLE_BENCH_OVERFETCH=2`
+//! fetches a fixed 2 points per product wanted (the old way),
+//! `AISLE_BENCH_COMPARE_OVERFETCH=N` measures N alternating rounds of both ways,
+//! `AISLE_BENCH_DEPTH_SWEEP=1` times single-list queries of 5 to 100 products,
+//! `AISLE_BENCH_PROFILE_HYBRID=seconds` runs only hybrid queries that long (for
+//! `perf record -p`), and
 //! `AISLE_BENCH_EF_SWEEP=100,256,exact` re-measures the same index at other search
 //! breadths. `AISLE_BENCH_JSON=path` writes the results as JSON (for
 //! `loadtests/plot_retrieval.py`).
@@ -345,6 +350,9 @@ struct Latency {
     dense_store: P,
     keyword_store: P,
     exact: P,
+    /// The store's two candidate lists of the hybrid (top `FUSION_DEPTH` products each,
+    /// one `query_many`), without the embedding and the fusion.
+    lists: P,
     /// recall@10 of the store's dense top 10 against the exact top 10 (ties broken by
     /// point order): plain set overlap.
     recall_plain: f64,
@@ -367,6 +375,7 @@ async fn latency(pool: &str, store: &dyn VectorStore, embedder: &dyn Embedder, t
         points_of.entry(id.as_str()).or_default().push(i);
     }
     let (mut embed, mut fused, mut dense, mut keyword, mut exact) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut lists = Vec::new();
     let (mut plain, mut ties, mut ann) = (0.0, 0.0, 0.0);
     for (text, v) in queries.iter().zip(&qv) {
         let t = Instant::now();
@@ -380,6 +389,10 @@ async fn latency(pool: &str, store: &dyn VectorStore, embedder: &dyn Embedder, t
         let t = Instant::now();
         store.query(tenant, &query(QueryMode::Keyword, vec![], text, 10)).await?;
         keyword.push(t.elapsed());
+        let t = Instant::now();
+        let both = [query(QueryMode::Dense, v.clone(), text, FUSION_DEPTH), query(QueryMode::Keyword, vec![], text, FUSION_DEPTH)];
+        store.query_many(tenant, &both).await?;
+        lists.push(t.elapsed());
         let t = Instant::now();
         let truth = brute_force(ids, &flat, v, 10);
         exact.push(t.elapsed());
@@ -402,14 +415,15 @@ async fn latency(pool: &str, store: &dyn VectorStore, embedder: &dyn Embedder, t
         dense_store: p50_95(dense),
         keyword_store: p50_95(keyword),
         exact: p50_95(exact),
+        lists: p50_95(lists),
         recall_plain: plain / nq,
         recall_ties: ties / nq,
         recall_ann: ann / nq,
     };
     eprintln!(
-        "{pool}: {} points; hybrid p50 {:.3} p95 {:.3} ms (embed {:.3}/{:.3}); dense store {:.3}/{:.3}; keyword store {:.3}/{:.3}; exact {:.3}/{:.3}; recall@10 plain {:.4} ties {:.4} ann-benchmarks {:.4}",
+        "{pool}: {} points; hybrid p50 {:.3} p95 {:.3} ms (embed {:.3}/{:.3}); dense store {:.3}/{:.3}; keyword store {:.3}/{:.3}; both lists (top {FUSION_DEPTH}) {:.3}/{:.3}; exact {:.3}/{:.3}; recall@10 plain {:.4} ties {:.4} ann-benchmarks {:.4}",
         l.points, l.hybrid.0, l.hybrid.1, l.embed.0, l.embed.1, l.dense_store.0, l.dense_store.1, l.keyword_store.0, l.keyword_store.1,
-        l.exact.0, l.exact.1, l.recall_plain, l.recall_ties, l.recall_ann
+        l.lists.0, l.lists.1, l.exact.0, l.exact.1, l.recall_plain, l.recall_ties, l.recall_ann
     );
     Ok(l)
 }
@@ -602,6 +616,7 @@ async fn run() -> Result<(), Error> {
             payload_on_disk: if env_flag("AISLE_BENCH_PAYLOAD_RAM") { false } else { defaults.payload_on_disk },
             segments: env_num("AISLE_BENCH_SEGMENTS").or(defaults.segments),
             quantize: if env_flag("AISLE_BENCH_QUANTIZE") { true } else { defaults.quantize },
+            overfetch: env_num("AISLE_BENCH_OVERFETCH").or(defaults.overfetch),
             ..defaults
         };
         eprintln!("big catalog store: {options:?}");
@@ -612,6 +627,8 @@ async fn run() -> Result<(), Error> {
         let points = index_products(&store, embedder.as_ref(), &tenant, &arcs, 1).await?;
         let index_s = t.elapsed().as_secs_f64();
         eprintln!("big catalog: {} products ({distinct} distinct), {points} points, indexed + optimised in {index_s:.1} s", big.len());
+        let (segments, in_store, indexed) = store.layout(&tenant).await?;
+        eprintln!("big catalog shard: {segments} segments, {in_store} points, {indexed} vectors in HNSW (dense + BM25)");
         // The same points' vectors again, untimed, for the exact scan.
         let docs: Vec<(String, String)> = big.iter().flat_map(|p| group_docs(p).into_iter().map(move |d| (p.id.to_string(), d.dense_text))).collect();
         let texts: Vec<String> = docs.iter().map(|(_, t)| t.clone()).collect();
@@ -628,6 +645,46 @@ async fn run() -> Result<(), Error> {
                 sweep_rows.push(l);
             }
             store.set_search(options.hnsw_ef, options.exact);
+        }
+        // Points fetched per product: 2 (fixed, the old way) vs sized by the catalog's
+        // groups per product, alternating on the same index: `AISLE_BENCH_COMPARE_OVERFETCH=2`.
+        for round in 0..env_num("AISLE_BENCH_COMPARE_OVERFETCH").unwrap_or(0) {
+            for overfetch in [Some(2), None] {
+                store.set_overfetch(overfetch);
+                let how = if overfetch.is_some() { "2 points per product" } else { "adaptive fetch" };
+                sweep_rows.push(latency(&format!("{} products, {how}, round {}", big.len(), round + 1), &store, embedder.as_ref(), &tenant, &ids, &vectors, &queries).await?);
+            }
+            store.set_overfetch(options.overfetch);
+        }
+        // What a list's length costs: single-list queries for 5 to 100 products.
+        if env_flag("AISLE_BENCH_DEPTH_SWEEP") {
+            let qv = embedder.embed(&queries).await?;
+            for depth in [5, 25, 50, 100] {
+                let (mut dense, mut keyword) = (Vec::new(), Vec::new());
+                for (text, v) in queries.iter().zip(&qv) {
+                    let t = Instant::now();
+                    store.query(&tenant, &query(QueryMode::Keyword, vec![], text, depth)).await?;
+                    keyword.push(t.elapsed());
+                    let t = Instant::now();
+                    store.query(&tenant, &query(QueryMode::Dense, v.clone(), "", depth)).await?;
+                    dense.push(t.elapsed());
+                }
+                let (d, k) = (p50_95(dense), p50_95(keyword));
+                eprintln!("top {depth} products: dense p50 {:.3} p95 {:.3} ms; BM25 p50 {:.3} p95 {:.3} ms", d.0, d.1, k.0, k.1);
+            }
+        }
+        // Hybrid queries only, for a profiler: `AISLE_BENCH_PROFILE_HYBRID=seconds`.
+        if let Some(secs) = env_num("AISLE_BENCH_PROFILE_HYBRID") {
+            let qv = embedder.embed(&queries).await?;
+            eprintln!("profile: hybrid queries for {secs} s");
+            let (t, mut n) = (Instant::now(), 0);
+            while t.elapsed().as_secs() < secs as u64 {
+                for (text, v) in queries.iter().zip(&qv) {
+                    hybrid(&store, &tenant, v.clone(), text, 10).await?;
+                    n += 1;
+                }
+            }
+            eprintln!("profile: {n} hybrid queries, {:.3} ms each", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
         }
     }
 

@@ -53,8 +53,12 @@ const PREFETCH: usize = 100;
 /// exact dense top 10 on the 50,000-product benchmark catalog (ties counted as hits);
 /// 512 finds 97 % for about half a millisecond more (loadtests/RETRIEVAL.md).
 pub const HNSW_EF: usize = 512;
-/// Points fetched per product wanted, to leave room for a product's other groups.
+/// Points fetched per product wanted, to leave room for a product's other groups,
+/// while the store does not yet know how many groups the tenant's products have.
 const OVERFETCH: usize = 2;
+/// Room left above the expected number of points (`limit` × groups per product): a
+/// query's top points can hold more groups of the same products than the average.
+const OVERFETCH_SLACK: f64 = 1.15;
 /// With quantised vectors: candidates scored on the `int8` copy per result kept after
 /// rescoring with the originals.
 const QUANTIZED_OVERSAMPLING: f64 = 2.0;
@@ -84,6 +88,9 @@ pub struct EdgeOptions {
     /// Dense search by a full scan instead of the HNSW graph (of the quantised copy
     /// when there is one).
     pub exact: bool,
+    /// Points fetched per product wanted; `None` sizes the fetch by the tenant's
+    /// average groups per product (`OVERFETCH_SLACK` above it).
+    pub overfetch: Option<usize>,
 }
 
 impl Default for EdgeOptions {
@@ -99,6 +106,7 @@ impl Default for EdgeOptions {
             segments: None,
             quantize: false,
             exact: false,
+            overfetch: None,
         }
     }
 }
@@ -114,12 +122,37 @@ pub struct QdrantEdgeStore {
     /// payloads (a payload read is a decompression and a JSON parse of every filter
     /// field, tens of microseconds). Filled by upserts and by reads of points not yet
     /// seen (after a restart).
-    names: Mutex<HashMap<TenantId, Names>>,
+    names: Mutex<HashMap<TenantId, SharedNames>>,
 }
 
 /// A point's product id and group.
 type Name = (Arc<str>, Arc<str>);
-type Names = Arc<std::sync::RwLock<HashMap<u64, Name>>>;
+type SharedNames = Arc<std::sync::RwLock<Names>>;
+
+/// A tenant's known points, and how many groups each product has among them.
+#[derive(Default)]
+struct Names {
+    points: HashMap<u64, Name>,
+    groups: HashMap<Arc<str>, u32>,
+}
+
+impl Names {
+    fn insert(&mut self, id: u64, name: Name) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.points.entry(id) {
+            *self.groups.entry(name.0.clone()).or_default() += 1;
+            e.insert(name);
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<&Name> {
+        self.points.get(&id)
+    }
+
+    /// Points per product among the known ones (at least 1); `None` before any is known.
+    fn groups_per_product(&self) -> Option<f64> {
+        (!self.groups.is_empty()).then(|| (self.points.len() as f64 / self.groups.len() as f64).max(1.0))
+    }
+}
 
 /// Entries kept per tenant before the name cache starts over (it refills on demand).
 const NAMES_MAX: usize = 2_000_000;
@@ -180,6 +213,15 @@ impl QdrantEdgeStore {
     pub fn set_search(&mut self, hnsw_ef: Option<usize>, exact: bool) {
         self.options.hnsw_ef = hnsw_ef;
         self.options.exact = exact;
+    }
+
+    /// The tenant's shard layout: segments, points, and vectors in an HNSW index.
+    pub async fn layout(&self, tenant: &TenantId) -> Result<(usize, usize, usize), VectorError> {
+        self.blocking(tenant, |shard| {
+            let info = shard.info();
+            Ok((info.segments_count, info.points_count, info.indexed_vectors_count))
+        })
+        .await
     }
 
     fn tenant_dir(&self, tenant: &TenantId) -> PathBuf {
@@ -314,17 +356,41 @@ impl QdrantEdgeStore {
         }
     }
 
-    fn names(&self, tenant: &TenantId) -> Result<Names, VectorError> {
+    fn names(&self, tenant: &TenantId) -> Result<SharedNames, VectorError> {
         Ok(self.names.lock().map_err(backend)?.entry(tenant.clone()).or_default().clone())
+    }
+
+    /// How many points to fetch for `limit` products: by the tenant's average groups per
+    /// product once the store knows some of its points (a catalog of one group per
+    /// product needs about `limit`; each point returned costs qdrant an id lookup and
+    /// a record, ~1 µs, loadtests/RETRIEVAL.md), else `OVERFETCH` per product.
+    fn points_for(&self, tenant: &TenantId, limit: usize) -> Result<usize, VectorError> {
+        if let Some(k) = self.options.overfetch {
+            return Ok(limit.saturating_mul(k));
+        }
+        let names = self.names(tenant)?;
+        let ratio = names.read().map_err(backend)?.groups_per_product();
+        Ok(match ratio {
+            // Float to int saturates; `limit` is at most a few thousand.
+            Some(r) => ((limit as f64) * r * OVERFETCH_SLACK).ceil() as usize + 2,
+            None => limit.saturating_mul(OVERFETCH),
+        })
+    }
+
+    /// Changes how many points are fetched per product wanted (`None`: adaptive).
+    pub fn set_overfetch(&mut self, overfetch: Option<usize>) {
+        self.options.overfetch = overfetch;
     }
 
     fn remember(&self, tenant: &TenantId, new: impl IntoIterator<Item = (u64, Name)>) -> Result<(), VectorError> {
         let names = self.names(tenant)?;
         let mut names = names.write().map_err(backend)?;
-        if names.len() > NAMES_MAX {
-            names.clear();
+        if names.points.len() > NAMES_MAX {
+            *names = Names::default();
         }
-        names.extend(new);
+        for (id, name) in new {
+            names.insert(id, name);
+        }
         Ok(())
     }
 
@@ -342,7 +408,7 @@ impl QdrantEdgeStore {
                 let unknown: Vec<qdrant_edge::PointId> = lists
                     .iter()
                     .flatten()
-                    .filter(|p| num_id(&p.id).is_none_or(|id| !names.contains_key(&id)))
+                    .filter(|p| num_id(&p.id).is_none_or(|id| names.get(id).is_none()))
                     .map(|p| p.id)
                     .collect();
                 let mut learned: HashMap<u64, Name> = HashMap::new();
@@ -360,7 +426,7 @@ impl QdrantEdgeStore {
                         list.into_iter()
                             .filter_map(|p| {
                                 let id = num_id(&p.id)?;
-                                let name = names.get(&id).or_else(|| learned.get(&id))?.clone();
+                                let name = names.get(id).or_else(|| learned.get(&id))?.clone();
                                 Some(Found { name, score: p.score })
                             })
                             .collect()
@@ -534,7 +600,7 @@ impl VectorStore for QdrantEdgeStore {
         let filter = Self::filter(&q.filter);
         if q.mode != QueryMode::Hybrid {
             let query = if q.mode == QueryMode::Dense { self.dense_query(q)? } else { self.keyword_query(q) };
-            let mut points = q.limit.saturating_mul(OVERFETCH);
+            let mut points = self.points_for(tenant, q.limit)?;
             loop {
                 let found = self.search(tenant, vec![self.single(query.clone(), filter.clone(), points)]).await?;
                 let found = found.into_iter().next().unwrap_or_default();
@@ -570,12 +636,15 @@ impl VectorStore for QdrantEdgeStore {
     async fn query_many(&self, tenant: &TenantId, queries: &[VectorQuery]) -> Result<Vec<Vec<VectorHit>>, VectorError> {
         // Single-list queries go to the shard together; any that needs a deeper fetch
         // (many groups of few products) or is hybrid takes the one-by-one path.
-        let mut requests = Vec::new();
+        let (mut requests, mut asked) = (Vec::new(), Vec::new());
         for q in queries.iter().filter(|q| q.limit > 0 && q.mode != QueryMode::Hybrid) {
             let query = if q.mode == QueryMode::Dense { self.dense_query(q)? } else { self.keyword_query(q) };
-            requests.push(self.single(query, Self::filter(&q.filter), q.limit.saturating_mul(OVERFETCH)));
+            let points = self.points_for(tenant, q.limit)?;
+            requests.push(self.single(query, Self::filter(&q.filter), points));
+            asked.push(points);
         }
         let mut found = self.search(tenant, requests).await?.into_iter();
+        let mut asked = asked.into_iter();
         let mut out = Vec::with_capacity(queries.len());
         for q in queries {
             if q.limit == 0 || q.mode == QueryMode::Hybrid {
@@ -583,7 +652,7 @@ impl VectorStore for QdrantEdgeStore {
                 continue;
             }
             let points = found.next().unwrap_or_default();
-            let exhausted = points.len() < q.limit.saturating_mul(OVERFETCH);
+            let exhausted = points.len() < asked.next().unwrap_or(0);
             let mut hits = by_product(points);
             if hits.len() >= q.limit || exhausted {
                 hits.truncate(q.limit);

@@ -121,6 +121,51 @@ async fn check_grouping(store: Arc<dyn VectorStore>) {
     }
 }
 
+/// Most products have one group, but the best matches are five products of ten groups
+/// each: a store that sizes its fetch by the average groups per product gets too few
+/// products at first, and must fetch deeper, not return fewer than asked for.
+async fn check_many_groups_at_the_top(store: Arc<dyn VectorStore>) {
+    let t = tenant("deep");
+    let mut points = Vec::new();
+    for i in 0..200 {
+        let dense = unit(0, 0.5 + i as f32 * 0.001);
+        points.push(point(&format!("p_single_{i:03}"), "", dense, "plain coat", facets(1000, "Coats", &[], true)));
+    }
+    for k in 0..5 {
+        for g in 0..10 {
+            let dense = unit(0, 0.01 * g as f32 + 0.001 * k as f32);
+            let text = format!("parka coat shade{g}");
+            points.push(point(&format!("p_parka_{k}"), &format!("g{g}"), dense, &text, facets(5000, "Coats", &[("shade", &g.to_string())], true)));
+        }
+    }
+    store.upsert(&t, points).await.unwrap();
+    let parkas = ["p_parka_0", "p_parka_1", "p_parka_2", "p_parka_3", "p_parka_4"];
+    let check = |mode: QueryMode, hits: &[VectorHit]| {
+        let found = ids(hits);
+        let mut distinct = found.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), found.len(), "{mode:?}: a product came back twice: {found:?}");
+        let mut top: Vec<&str> = found.iter().copied().take(5).collect();
+        top.sort();
+        assert_eq!(top, parkas, "{mode:?}: the parkas come first: {found:?}");
+    };
+    let dense = store.query(&t, &q(QueryMode::Dense, unit(0, 0.0), "", 8)).await.unwrap();
+    check(QueryMode::Dense, &dense);
+    assert_eq!(ids(&dense)[5..], ["p_single_000", "p_single_001", "p_single_002"], "{dense:?}");
+    let keyword = store.query(&t, &q(QueryMode::Keyword, vec![], "parka", 8)).await.unwrap();
+    check(QueryMode::Keyword, &keyword);
+    assert_eq!(keyword.len(), 5, "only the parkas say parka: {keyword:?}");
+    // The same through `query_many`, the hybrid retriever's path.
+    let both = store
+        .query_many(&t, &[q(QueryMode::Dense, unit(0, 0.0), "", 8), q(QueryMode::Keyword, vec![], "parka coat", 8)])
+        .await
+        .unwrap();
+    assert_eq!(both[0], dense);
+    check(QueryMode::Keyword, &both[1]);
+    assert_eq!(both[1].len(), 8, "eight products say coat: {:?}", both[1]);
+}
+
 async fn check_filters(store: Arc<dyn VectorStore>) {
     let t = tenant("filters");
     store.upsert(&t, shop()).await.unwrap();
@@ -244,6 +289,12 @@ async fn edge_basics() {
 async fn edge_grouping_returns_each_product_once() {
     let (store, _keep) = edge();
     check_grouping(store).await;
+}
+
+#[tokio::test]
+async fn edge_fetches_deeper_when_the_top_is_many_groups() {
+    let (store, _keep) = edge();
+    check_many_groups_at_the_top(store).await;
 }
 
 #[tokio::test]
@@ -383,6 +434,7 @@ async fn qdrant_server_conformance() {
     };
     on_server(&url, "basics", check_basics).await;
     on_server(&url, "grouping", check_grouping).await;
+    on_server(&url, "many groups at the top", check_many_groups_at_the_top).await;
     on_server(&url, "filters", check_filters).await;
     on_server(&url, "tenant isolation", check_tenant_isolation).await;
     on_server(&url, "hybrid fusion matches naive RRF", check_rrf_matches_naive_reference).await;
