@@ -14,7 +14,8 @@
 //! Searches read no payload: a point's id is a hash of its product id and group, so
 //! the store remembers `id → (product, group)` (a payload read is a decompression and
 //! a JSON parse of every filter field; it was most of a query's time). The HNSW search
-//! breadth is `HNSW_EF` (recall against an exact scan: `loadtests/RETRIEVAL.md`).
+//! build and search breadths are `HNSW_EF_CONSTRUCT` and `HNSW_EF` (recall against an
+//! exact scan: `loadtests/RETRIEVAL.md`).
 //!
 //! qdrant-edge is synchronous and blocking: every call runs in `spawn_blocking`.
 //! Shards stay open once opened (the WAL holds a lock on the folder); dropping the
@@ -49,10 +50,15 @@ const STATE_FILE: &str = "aisle-index.json";
 pub const RRF_K: usize = 60;
 /// Candidates each prefetch brings to the fusion, at least.
 const PREFETCH: usize = 100;
-/// HNSW search breadth. qdrant's default (the build breadth, 100) finds 86–88 % of the
-/// exact dense top 10 on the 50,000-product benchmark catalog (ties counted as hits);
-/// 512 finds 97 % for about half a millisecond more (loadtests/RETRIEVAL.md).
-pub const HNSW_EF: usize = 512;
+/// HNSW build breadth. qdrant's default (100) builds a graph that needs a search
+/// breadth of 512 to find 96–98 % of the exact dense top 10 on the 50,000-product
+/// benchmark catalog; a graph built at 256 finds 97–98 % at a search breadth of 256,
+/// for a faster query (hybrid p95 1.9–2.1 → 1.5–1.7 ms) and a slower import
+/// (31 → 40 s). Both: loadtests/RETRIEVAL.md. It applies to graphs built from now on;
+/// a shard keeps the configuration it was made with.
+pub const HNSW_EF_CONSTRUCT: usize = 256;
+/// HNSW search breadth (see `HNSW_EF_CONSTRUCT`).
+pub const HNSW_EF: usize = 256;
 /// Points fetched per product wanted, to leave room for a product's other groups,
 /// while the store does not yet know how many groups the tenant's products have.
 const OVERFETCH: usize = 2;
@@ -101,7 +107,7 @@ impl Default for EdgeOptions {
             hnsw_ef: Some(HNSW_EF),
             on_disk: true,
             hnsw_m: None,
-            hnsw_ef_construct: None,
+            hnsw_ef_construct: Some(HNSW_EF_CONSTRUCT),
             payload_on_disk: true,
             segments: None,
             quantize: false,

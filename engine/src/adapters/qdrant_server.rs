@@ -37,7 +37,7 @@ use qdrant_client::qdrant::value::Kind;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::with_payload_selector::SelectorOptions;
 use qdrant_client::qdrant::{
-    Condition, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance, FieldType, Filter,
+    Condition, CountPoints, CreateCollection, HnswConfigDiff, SearchParams, CreateFieldIndexCollection, DeletePoints, Distance, FieldType, Filter,
     KeywordIndexParams, Modifier, PayloadIncludeSelector, PayloadIndexParams, PointStruct, PointsSelector,
     PrefetchQuery, Query, QueryPoints, Range, Rrf, ScrollPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints,
     Value, Vector, VectorInput, VectorParams, VectorParamsMap, Vectors, VectorsConfig, WithPayloadSelector,
@@ -223,8 +223,15 @@ fn nearest(using: &str, input: VectorInput, filter: &Filter, limit: usize) -> Pr
         using: Some(using.to_string()),
         filter: Some(filter.clone()),
         limit: Some(limit as u64),
+        params: (using == DENSE).then(search_params),
         ..Default::default()
     }
+}
+
+/// The dense search breadth, as on qdrant-edge (`HNSW_EF`, for a graph built at
+/// `HNSW_EF_CONSTRUCT`).
+fn search_params() -> SearchParams {
+    SearchParams { hnsw_ef: Some(crate::adapters::qdrant_edge::HNSW_EF as u64), ..Default::default() }
 }
 
 impl QdrantServerStore {
@@ -294,6 +301,10 @@ impl QdrantServerStore {
             collection_name: products.clone(),
             vectors_config: Some(named_vectors(DENSE, dense)),
             sparse_vectors_config: Some(SparseVectorConfig { map: HashMap::from([(SPARSE.to_string(), sparse)]) }),
+            hnsw_config: Some(HnswConfigDiff {
+                ef_construct: Some(crate::adapters::qdrant_edge::HNSW_EF_CONSTRUCT as u64),
+                ..Default::default()
+            }),
             ..Default::default()
         })
         .await?;
@@ -493,6 +504,7 @@ points: usize,
         QueryMode::Dense => {
             request.query = Some(Query::from(dense()?));
             request.using = Some(DENSE.to_string());
+            request.params = Some(search_params());
         }
         QueryMode::Keyword if no_words => return Ok(None),
         QueryMode::Keyword => {

@@ -146,6 +146,9 @@ fn hybrid_queries_filter_both_prefetches_and_fuse_by_rrf() {
         assert_eq!(p.filter, r.filter, "{using}: the prefetch has the whole filter");
         assert_eq!(tenant_first(&p.filter), want);
         assert_eq!(p.limit, Some(PREFETCH as u64));
+        // The dense search breadth is the edge adapter's; BM25 has none.
+        let ef = p.params.as_ref().and_then(|s| s.hnsw_ef);
+        assert_eq!(ef, (using == DENSE).then_some(crate::adapters::qdrant_edge::HNSW_EF as u64), "{using}");
     }
     let rrf = Query::new_rrf(Rrf { k: Some(crate::adapters::qdrant_edge::RRF_K as u32), weights: vec![] });
     assert_eq!(r.query, Some(rrf), "RRF with the edge adapter's k");
@@ -170,6 +173,8 @@ fn hybrid_queries_filter_both_prefetches_and_fuse_by_rrf() {
     q.dense = unit(4);
     let dense = query_request(&options, 4, &bm25, &tenant, &q, 15).unwrap().unwrap();
     assert_eq!((dense.using.as_deref(), tenant_first(&dense.filter)), (Some(DENSE), want));
+    assert_eq!(dense.params.and_then(|s| s.hnsw_ef), Some(crate::adapters::qdrant_edge::HNSW_EF as u64));
+    assert_eq!(keyword.params, None);
 }
 
 #[test]
