@@ -32,11 +32,12 @@ def bar_panel(y0, title, rows, value_max, lines, fmt):
         out.append(f'<rect x="{left}" y="{y + 3}" width="{max(value, 0) * scale:.1f}" height="{row_h - 6}" fill="{colour}"/>')
         out.append(f'<text x="{left + max(value, 0) * scale + 4:.1f}" y="{y + 15}" font-size="11">{fmt(value)}</text>')
     bottom = top + len(rows) * row_h
-    for value, label, colour in lines:
+    for i, (value, label, colour) in enumerate(lines):
         x = left + value * scale
         out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" stroke="{colour}" stroke-dasharray="4,3"/>')
-        out.append(f'<text x="{x + 3:.1f}" y="{bottom + 12}" font-size="11" fill="{colour}">{escape(label)}</text>')
-    return out, bottom + 24
+        # One label per text row, so close lines do not print over each other.
+        out.append(f'<text x="{x + 3:.1f}" y="{bottom + 12 + 13 * i}" font-size="11" fill="{colour}">{escape(label)}</text>')
+    return out, bottom + 24 + 13 * max(len(lines) - 1, 0)
 
 
 def main():
