@@ -42,6 +42,8 @@ pub struct Config {
     /// A Qdrant server's gRPC URL (`http(s)://host:6334`); `None`: qdrant-edge
     /// embedded under `data_dir/vectors`.
     pub qdrant_url: Option<String>,
+    /// The Qdrant server's API key (its `service.api_key`), sent with every request.
+    pub qdrant_api_key: Option<Secret>,
     pub groq_api_key: Option<Secret>,
     pub platform_token: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
@@ -61,6 +63,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./aisle-data"),
             database_url: None,
             qdrant_url: None,
+            qdrant_api_key: None,
             groq_api_key: None,
             platform_token: None,
             stripe_webhook_secret: None,
@@ -95,6 +98,10 @@ impl Config {
         }
         if let Some(v) = non_empty("AISLE_QDRANT_URL") {
             c.qdrant_url = Some(qdrant_url(&v).map_err(|message| ConfigError { var: "AISLE_QDRANT_URL", message })?);
+        }
+        c.qdrant_api_key = non_empty("AISLE_QDRANT_API_KEY").map(Secret::new);
+        if c.qdrant_api_key.is_some() && c.qdrant_url.is_none() {
+            return Err(ConfigError { var: "AISLE_QDRANT_API_KEY", message: "is set but AISLE_QDRANT_URL is not".into() });
         }
         c.groq_api_key = non_empty("GROQ_API_KEY").map(Secret::new);
         c.platform_token = non_empty("AISLE_PLATFORM_TOKEN").map(Secret::new);
@@ -190,5 +197,14 @@ mod tests {
     fn secrets_do_not_print() {
         let c = cfg(&[("GROQ_API_KEY", "gsk_supersecret")]).unwrap();
         assert!(!format!("{c:?}").contains("supersecret"));
+        let c = cfg(&[("AISLE_QDRANT_URL", "http://q:6334"), ("AISLE_QDRANT_API_KEY", "qdrant-supersecret")]).unwrap();
+        assert_eq!(c.qdrant_api_key.as_ref().map(|k| k.expose()), Some("qdrant-supersecret"));
+        assert!(!format!("{c:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn a_qdrant_key_needs_a_qdrant_url() {
+        assert_eq!(cfg(&[("AISLE_QDRANT_API_KEY", "k")]).unwrap_err().var, "AISLE_QDRANT_API_KEY");
+        assert_eq!(cfg(&[("AISLE_QDRANT_API_KEY", " ")]).unwrap().qdrant_api_key.map(|k| k.expose().to_string()), None);
     }
 }

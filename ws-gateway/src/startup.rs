@@ -78,7 +78,12 @@ impl Application {
             use engine::adapters::{qdrant_edge::QdrantEdgeStore, qdrant_server::QdrantServerStore};
             let embedder = engine::embed::from_env().await.map_err(|e| e.to_string())?;
             let vectors: Arc<dyn engine::ports::vectors::VectorStore> = match &config.qdrant_url {
-                Some(url) => Arc::new(QdrantServerStore::connect(url, embedder.dim()).await.map_err(|e| e.to_string())?),
+                Some(url) => {
+                    use engine::adapters::qdrant_server::ServerOptions;
+                    let api_key = config.qdrant_api_key.as_ref().map(|k| k.expose().to_string());
+                    let options = ServerOptions { api_key, ..ServerOptions::default() };
+                    Arc::new(QdrantServerStore::connect_with(url, embedder.dim(), options).await.map_err(|e| e.to_string())?)
+                }
                 None => Arc::new(QdrantEdgeStore::open(config.data_dir.join("vectors"), embedder.dim()).map_err(|e| e.to_string())?),
             };
             Ok::<_, String>(HybridRetriever::new(catalog.clone(), vectors, embedder))

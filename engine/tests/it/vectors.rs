@@ -1,7 +1,8 @@
 //! The `VectorStore` conformance suite. Every check takes a store made by a factory,
 //! so each adapter runs the same checks: qdrant-edge always (a temp folder), a Qdrant
 //! server when `AISLE_TEST_QDRANT_URL` is set (its gRPC URL, e.g.
-//! `http://127.0.0.1:6334`; every check gets fresh collections, dropped after it).
+//! `http://127.0.0.1:6334`; every check gets fresh collections, dropped after it;
+//! `AISLE_TEST_QDRANT_API_KEY` for a server that wants a key).
 //! Whenever the variable is unset, the test output says plainly that the server suite
 //! was NOT RUN — it is never counted as passed.
 //!
@@ -347,8 +348,14 @@ fn server_options() -> ServerOptions {
     ServerOptions {
         collection: format!("aisle_test_products_{run}"),
         state_collection: format!("aisle_test_state_{run}"),
+        api_key: server_api_key(),
         ..Default::default()
     }
+}
+
+/// `AISLE_TEST_QDRANT_API_KEY`: the key of a server that wants one.
+fn server_api_key() -> Option<String> {
+    std::env::var("AISLE_TEST_QDRANT_API_KEY").ok().map(|k| k.trim().to_string()).filter(|k| !k.is_empty())
 }
 
 /// Runs one check on fresh collections of the server and drops them afterwards,
@@ -441,6 +448,12 @@ async fn qdrant_server_conformance() {
     on_server(&url, "versions and index state", check_versions_and_state).await;
     on_server(&url, "large index state", check_large_index_state).await;
     check_server_reconnect(url.clone()).await;
+    if server_api_key().is_some() {
+        // A server that wants a key refuses a store without one, clearly, at connect.
+        let keyless = ServerOptions { api_key: None, ..server_options() };
+        let err = QdrantServerStore::connect_with(&url, DIM, keyless).await.err().expect("a keyless store is refused");
+        let _ = writeln!(std::io::stderr(), "Qdrant server conformance: without the API key: {err}");
+    }
     let _ = writeln!(std::io::stderr(), "Qdrant server conformance RAN against {url}: all checks passed");
 }
 
