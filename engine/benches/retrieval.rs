@@ -222,7 +222,8 @@ fn mean_ndcg(w: &Wands, lists: &[Lists], which: &[usize], f: Fuse) -> f64 {
 fn fusion_study(name: &str, w: &Wands, lists: &[Lists]) -> Vec<Row> {
     let all: Vec<usize> = (0..lists.len()).collect();
     let grid: Vec<f32> = (0..=20).map(|i| i as f32 * 0.05).collect();
-    let families: [(&str, fn(f32) -> Fuse); 3] = [
+    type Family = (&'static str, fn(f32) -> Fuse);
+    let families: [Family; 3] = [
         ("weighted RRF k=60", |w| Fuse::Rrf { k: 60.0, w }),
         ("min-max convex", |w| Fuse::MinMax { w }),
         ("mean±3sd (DBSF) convex", |w| Fuse::Distr { w }),
@@ -472,7 +473,10 @@ fn big_catalog(tenant: &TenantId, n: usize) -> Result<(Vec<Product>, usize), Err
 
 /// Dense-text variants for the WANDS products (name, category path, class), to see
 /// what the dense vector should be made of. Printed, not shipped; `group_docs` is.
-fn dense_variants() -> Vec<(&'static str, fn(&Product) -> String)> {
+/// A dense text: its name, and how a product's is made.
+type DenseText = (&'static str, fn(&Product) -> String);
+
+fn dense_variants() -> Vec<DenseText> {
     vec![
         ("title. category. tags (group_docs before)", |p| format!("{}. {}. {}", p.title, p.category, p.tags.join(" "))),
         ("title. tags", |p| format!("{}. {}", p.title, p.tags.join(" "))),

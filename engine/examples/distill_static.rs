@@ -25,6 +25,9 @@
 //! (`AISLE_EMBED_MODEL_DIR` overrides where the weights are read from; the output
 //! folder is the first argument, `engine/data/static-embedder` by default.)
 
+// Matrix code (covariance, Jacobi rotations) reads best with index loops.
+#![allow(clippy::needless_range_loop)]
+
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -253,7 +253,7 @@ pub fn origin_allowed(deployment: &Deployment, origin: Option<&str>) -> bool {
         return true;
     }
     let Some(origin) = origin.and_then(normalize_origin) else { return false };
-    deployment.allowed_origins.iter().any(|a| *a == origin)
+    deployment.allowed_origins.contains(&origin)
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ pub async fn browse(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
                 let indefinite = words[..first].iter().rev().find(|w| !extra.iter().any(|e| std::ptr::eq(*e, *w))).is_some_and(|w| {
                     matches!(w.raw.as_str(), "a" | "an" | "any" | "some" | "other" | "another")
                 });
-                if !(indefinite && !extra.is_empty()) {
+                if !indefinite || extra.is_empty() {
                     if clause.question && !extra.is_empty() && matches!(clause.aspect, Aspect::General | Aspect::Detail) {
                         return feature(ctx, &p, &extra, plan);
                     }
@@ -444,7 +444,9 @@ fn best_covering(ctx: &Ctx<'_>, query: &str, hits: Vec<(Arc<Product>, f32)>) -> 
         let any = terms.iter().filter(|forms| forms.iter().any(|f| ctx.ix.product_has(i, f))).count();
         (kind, named, thing, exact, strong, any)
     };
-    let mut scored: Vec<(Arc<Product>, f32, (usize, usize, usize, usize, usize, usize), usize)> = hits
+    // (product, retrieval score, its coverage counts, its place in retrieval's order)
+    type Scored = (Arc<Product>, f32, (usize, usize, usize, usize, usize, usize), usize);
+    let mut scored: Vec<Scored> = hits
         .into_iter()
         .map(|(p, s)| {
             let c = cover(&p);
@@ -464,10 +466,9 @@ fn best_covering(ctx: &Ctx<'_>, query: &str, hits: Vec<(Arc<Product>, f32)>) -> 
 }
 
 async fn search(ctx: &Ctx<'_>, clause: &Clause, memo: SearchMemo, plan: &mut Plan) {
-    let wide = clause.superlative.is_some() || clause.aspect == Aspect::Price;
     // Many hits, so the products a query names come before the ones that only mention
     // it (phones before their cases), whatever retrieval's order.
-    let limit = if wide { WIDE_LIMIT } else { WIDE_LIMIT };
+    let limit = WIDE_LIMIT;
     let mut found = retrieve(ctx, &memo, limit).await;
     let mut memo = memo;
     if found.is_empty() && !memo.options.is_empty() {

@@ -99,9 +99,8 @@ pub fn price_bounds(words: &mut [Word]) -> (Option<i64>, Option<i64>, bool) {
                 explained[k] = true;
                 min = Some(a.min(b));
                 max = Some(a.max(b));
-            } else if w == "between" {
-                min = Some(a);
             } else {
+                // "between 20" with no second amount, or a lone amount: a floor.
                 min = Some(a);
             }
         } else if upper && lower {
@@ -181,7 +180,7 @@ pub fn checkout_intent(r: &[&str], question: bool) -> Option<Intent> {
     if negated {
         return Some(Intent::HoldCheckout);
     }
-    if how || question && !seq(r, &["can", "i"]).is_some_and(|i| i == 0 && !r.contains(&"how")) && !seq(r, &["can", "you"]).is_some() {
+    if how || question && !seq(r, &["can", "i"]).is_some_and(|i| i == 0 && !r.contains(&"how")) && seq(r, &["can", "you"]).is_none() {
         return Some(Intent::CheckoutQuestion);
     }
     // Words about the checkout itself ("the checkout page", "is it safe") keep a

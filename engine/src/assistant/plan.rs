@@ -25,6 +25,9 @@ use super::templates as t;
 use super::text::{Word, read};
 use super::understand::{Clause, Intent, Reference, Understanding};
 
+/// Title matches made this round, by words and the positions they were limited to.
+pub type SeenMatches = std::collections::HashMap<(String, Option<Vec<usize>>), Arc<Vec<resolve::Match>>>;
+
 /// What the assistant knows while it answers one round.
 pub struct Ctx<'a> {
     pub req: &'a ModelRequest,
@@ -34,7 +37,7 @@ pub struct Ctx<'a> {
     pub retriever: &'a dyn Retriever,
     /// Title matches already made this round: the rules ask the same question of the
     /// same words several times (which product? specific? among the list?).
-    pub seen: std::sync::Mutex<std::collections::HashMap<(String, Option<Vec<usize>>), Arc<Vec<resolve::Match>>>>,
+    pub seen: std::sync::Mutex<SeenMatches>,
 }
 
 impl<'a> Ctx<'a> {

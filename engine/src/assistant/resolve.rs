@@ -78,7 +78,8 @@ fn naming(w: &Word) -> bool {
 /// candidates to these snapshot positions.
 pub fn matches(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Vec<Match> {
     // product → (score, matched stems, used positions, rare)
-    let mut acc: HashMap<usize, (f32, HashSet<&str>, HashSet<usize>, bool)> = HashMap::new();
+    type Acc<'w> = HashMap<usize, (f32, HashSet<&'w str>, HashSet<usize>, bool)>;
+    let mut acc: Acc = HashMap::new();
     for (k, w) in words.iter().enumerate() {
         if !naming(w) {
             continue;
@@ -168,8 +169,6 @@ pub fn matches(ix: &CatalogIndex, words: &[Word], only: Option<&[usize]>) -> Vec
     out
 }
 
-/// The one product the words name, if one stands out.
-
 /// Options the shopper leaves to the shop ("any colour", "whatever size", "doesn't
 /// matter"), each given its first value still in stock beside what was chosen.
 /// `answering`: the words answer our question about the options, so a bare "any",
@@ -224,9 +223,9 @@ pub fn pick_in(ms: &[Match]) -> Pick {
     if ms.is_empty() {
         return Pick::Nothing;
     }
-    match standout(&ms) {
+    match standout(ms) {
         Some(m) => Pick::One(m.clone()),
-        None => Pick::Several(contenders(&ms).map(|m| m.product.clone()).collect()),
+        None => Pick::Several(contenders(ms).map(|m| m.product.clone()).collect()),
     }
 }
 

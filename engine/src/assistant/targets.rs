@@ -80,8 +80,10 @@ fn by_last_search(ctx: &Ctx<'_>, plan: &Plan, candidates: &[Arc<Product>]) -> Op
         let any = terms.iter().filter(|t| i.is_some_and(|i| ctx.ix.product_has(i, t))).count();
         (fits, strong, any)
     };
-    let mut scored: Vec<((bool, usize, usize), &Arc<Product>)> = candidates.iter().map(|p| (score(p), p)).collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    // ((fits, strong, any), product)
+    type Scored<'p> = ((bool, usize, usize), &'p Arc<Product>);
+    let mut scored: Vec<Scored> = candidates.iter().map(|p| (score(p), p)).collect();
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     match scored.as_slice() {
         [(best, p), (next, _), ..] if best.1 > next.1 && best.0 => Some((*p).clone()),
         _ => None,

@@ -97,7 +97,7 @@ fn tokens(input: &str) -> Vec<String> {
         let next = chars.get(i + 1).copied();
         let prev = if i > 0 { Some(chars[i - 1]) } else { None };
         let digits_follow = next.is_some_and(|n| n.is_ascii_digit());
-        if (is_currency_symbol(c) && digits_follow) || (c == '#' && digits_follow) {
+        if (is_currency_symbol(c) || c == '#') && digits_follow {
             flush(&mut cur, &mut tokens);
             let mut amount = String::new();
             i += 1;
@@ -181,13 +181,12 @@ pub fn read(input: &str) -> Text {
             continue;
         }
         let is_amount = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-        if is_amount && next.is_some_and(|n| PRICE_WORDS.contains(&n)) {
-            if let Some(m) = to_minor(t) {
+        if is_amount && next.is_some_and(|n| PRICE_WORDS.contains(&n))
+            && let Some(m) = to_minor(t) {
                 words.push(Word::money(m, t));
                 k += 2;
                 continue;
             }
-        }
         // "twenty five" / "twenty-five" is one number.
         if let (Some(tens), Some(unit)) = (
             TENS.iter().position(|w| *w == t),

@@ -395,7 +395,7 @@ impl HybridRetriever {
         let limit = if query.limit == 0 { DEFAULT_LIMIT } else { query.limit };
         if query.text.trim().is_empty() {
             let mut listed: Vec<&Arc<Product>> = snapshot.products.iter().filter(|p| passes(p, &query.filters)).collect();
-            listed.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()));
+            listed.sort_by_key(|a| a.title.to_lowercase());
             return Ok(listed.into_iter().take(limit).map(|p| SearchHit { product: p.clone(), score: 0.0 }).collect());
         }
         let dense = self.embedder.embed(std::slice::from_ref(&query.text)).await?.pop().unwrap_or_default();

@@ -56,7 +56,7 @@ fn a_hoodie_suggests_bottoms_and_gear_of_its_audience_never_another_top_of_its_k
     let hoodie = by_title(&s, "Hero Hoodie");
     let hits = recommend(&s, std::slice::from_ref(&hoodie.id), std::slice::from_ref(&hoodie.id), 3);
     assert_eq!(hits.len(), 3, "{:?}", titles(&hits));
-    check_rules(&s, &[hoodie.id.clone()], &[hoodie.id.clone()], &hits, 3);
+    check_rules(&s, std::slice::from_ref(&hoodie.id), std::slice::from_ref(&hoodie.id), &hits, 3);
     // The best suggestion is a men's bottom; nothing for women among the first three.
     assert!(hits[0].product.category.starts_with("Men/Bottoms"), "{:?}", titles(&hits));
     assert!(hits.iter().all(|h| !h.product.category.starts_with("Women")), "{:?}", titles(&hits));
@@ -73,13 +73,13 @@ fn a_womens_pant_suggests_womens_tops_and_a_bag_suggests_gear() {
     let s = demo();
     let pant = s.products.iter().find(|p| p.category == "Women/Bottoms/Pants" && p.in_stock()).unwrap();
     let hits = recommend(&s, std::slice::from_ref(&pant.id), &[], 5);
-    check_rules(&s, &[pant.id.clone()], &[], &hits, 5);
+    check_rules(&s, std::slice::from_ref(&pant.id), &[], &hits, 5);
     assert!(hits[0].product.category.starts_with("Women/Tops"), "{:?}", titles(&hits));
     assert!(hits.iter().all(|h| !h.product.category.starts_with("Men/")), "{:?}", titles(&hits));
 
     let bag = by_title(&s, "Fusion Backpack");
     let hits = recommend(&s, std::slice::from_ref(&bag.id), &[], 3);
-    check_rules(&s, &[bag.id.clone()], &[], &hits, 3);
+    check_rules(&s, std::slice::from_ref(&bag.id), &[], &hits, 3);
     assert!(hits.iter().all(|h| h.product.category != "Gear/Bags"), "{:?}", titles(&hits));
     assert!(hits[0].product.category.starts_with("Gear/"), "{:?}", titles(&hits));
 }
@@ -108,7 +108,7 @@ fn the_whole_cart_is_excluded_and_out_of_stock_products_never_come_back() {
     let mut cart: Vec<ProductId> = first.iter().take(3).map(|h| h.product.id.clone()).collect();
     cart.push(hoodie.id.clone());
     let next = recommend(&s, std::slice::from_ref(&hoodie.id), &cart, 10);
-    check_rules(&s, &[hoodie.id.clone()], &cart, &next, 10);
+    check_rules(&s, std::slice::from_ref(&hoodie.id), &cart, &next, 10);
     assert!(!next.is_empty());
 
     // The best suggestion sold out: it is gone, and nothing else is.
@@ -164,7 +164,7 @@ async fn retrievers_recommend_only_the_tenants_own_products() {
     for (name, r) in retrievers {
         let hits = r.recommend(&shop, &snap, std::slice::from_ref(&hoodie), std::slice::from_ref(&hoodie), 3).await.unwrap();
         assert_eq!(hits.len(), 3, "{name}: {:?}", titles(&hits));
-        check_rules(&snap, &[hoodie.clone()], &[hoodie.clone()], &hits, 3);
+        check_rules(&snap, std::slice::from_ref(&hoodie), std::slice::from_ref(&hoodie), &hits, 3);
         assert!(hits.iter().all(|h| h.product.tenant_id == shop), "{name}: another tenant's product");
         assert!(hits.iter().any(|h| h.product.category.contains("Bottoms")), "{name}: {:?}", titles(&hits));
         // Another tenant's product is unknown here: nothing to suggest for it.

@@ -36,7 +36,7 @@ fn tenant(name: &str) -> TenantId {
 
 /// A unit vector pointing mostly along axis `axis`, a little along `axis + 1`.
 fn unit(axis: usize, tilt: f32) -> Vec<f32> {
-    let mut v = vec![0f32; DIM];
+    let mut v = [0f32; DIM];
     v[axis % DIM] = 1.0;
     v[(axis + 1) % DIM] = tilt;
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
