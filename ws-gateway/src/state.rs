@@ -29,8 +29,8 @@ pub struct AppState {
     /// The retrieval the assistant uses (admin product search uses it too).
     pub retriever: Arc<dyn Retriever>,
     pub jobs: Arc<Jobs>,
-    /// Portal login attempts per email.
-    pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Portal login attempts per email and per client address.
+    pub login_limiter: Arc<crate::routes::users::LoginLimits>,
     pub conversations: Conversations,
     pub session_keys: SessionKeys,
     pub demo: Option<DemoShop>,

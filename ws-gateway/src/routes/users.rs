@@ -2,12 +2,15 @@
 //! tenant (an API key or an owner only); `POST /v1/auth/login` trades an email and
 //! password for a login token usable as the Bearer of every `/v1/admin/*` call.
 //! Logins are rate limited per email address, so a password cannot be guessed at
-//! speed.
+//! speed, and per client address, so one client cannot try many emails at speed.
+//! The address is the TCP peer's (a proxy in front makes every client one address;
+//! `X-Forwarded-For` is not trusted, as anyone can write it).
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use engine::events::ErrorCode;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
@@ -24,9 +27,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Login attempts per email address: a burst of 10, then one every 6 seconds.
-pub fn login_limiter() -> Arc<DefaultKeyedRateLimiter<String>> {
-    let quota = Quota::per_minute(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
-    Arc::new(RateLimiter::keyed(quota))
+pub const LOGINS_PER_EMAIL_PER_MINUTE: u32 = 10;
+/// Login attempts per client address: a burst of 30, then one every 2 seconds.
+pub const LOGINS_PER_ADDRESS_PER_MINUTE: u32 = 30;
+
+/// The two login rate limits.
+pub struct LoginLimits {
+    per_email: DefaultKeyedRateLimiter<String>,
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+pub fn login_limiter() -> Arc<LoginLimits> {
+    let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+    Arc::new(LoginLimits {
+        per_email: RateLimiter::keyed(per_minute(LOGINS_PER_EMAIL_PER_MINUTE)),
+        per_address: RateLimiter::keyed(per_minute(LOGINS_PER_ADDRESS_PER_MINUTE)),
+    })
 }
 
 #[derive(Deserialize)]
@@ -57,10 +73,15 @@ struct Credentials {
     password: String,
 }
 
-async fn login(state: web::Data<AppState>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
+async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    if let Some(ip) = req.peer_addr().map(|a| a.ip())
+        && state.login_limiter.per_address.check_key(&ip).is_err()
+    {
+        return Err(ApiError::new(ErrorCode::RateLimited, "too many login attempts from this address; wait a minute"));
+    }
     let key = tenants::normalize_email(&body.email).unwrap_or_else(|| body.email.trim().to_lowercase());
-    if state.login_limiter.check_key(&key).is_err() {
+    if state.login_limiter.per_email.check_key(&key).is_err() {
         return Err(ApiError::new(ErrorCode::RateLimited, "too many login attempts for this email; wait a minute"));
     }
     match state.tenants.login(&body.email, &body.password).await {

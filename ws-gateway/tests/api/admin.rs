@@ -362,6 +362,32 @@ async fn portal_users_log_in_and_use_their_token_as_the_admin_bearer() {
 }
 
 #[tokio::test]
+async fn one_client_cycling_emails_is_rate_limited() {
+    use ws_gateway::routes::users::{LOGINS_PER_ADDRESS_PER_MINUTE, LOGINS_PER_EMAIL_PER_MINUTE};
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let login_url = format!("{}/v1/auth/login", http.base);
+    // Every email is new, so the per-email limit never trips; the client's does.
+    assert!(LOGINS_PER_ADDRESS_PER_MINUTE > LOGINS_PER_EMAIL_PER_MINUTE);
+    let mut statuses = Vec::new();
+    for i in 0..=LOGINS_PER_ADDRESS_PER_MINUTE {
+        let email = format!("guess{i}@shop.example");
+        let (s, b) = http.send(http.client.post(&login_url).json(&json!({"email": email, "password": "guess guess"}))).await;
+        statuses.push(s);
+        if s == 429 {
+            assert_error(s, &b, 429, "rate_limited");
+            assert!(b["error"]["message"].as_str().unwrap_or("").contains("address"), "{b}");
+        }
+    }
+    let limit = LOGINS_PER_ADDRESS_PER_MINUTE as usize;
+    assert!(statuses[..limit - 2].iter().all(|&s| s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The demo user's right password is refused too while the client is limited.
+    let (s, _) = http.send(http.client.post(&login_url).json(&json!({"email": ws_gateway::demo::DEMO_USER, "password": "whatever it is"}))).await;
+    assert_eq!(s, 429);
+}
+
+#[tokio::test]
 async fn the_demo_creates_its_portal_user_once() {
     let app = spawn_app().await;
     let user = app.store().user_by_email(ws_gateway::demo::DEMO_USER).await.unwrap().expect("demo user");
