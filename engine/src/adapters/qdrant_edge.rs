@@ -55,10 +55,14 @@ const PREFETCH: usize = 100;
 /// benchmark catalog; a graph built at 256 finds 97–98 % at a search breadth of 256,
 /// for a faster query (hybrid p95 1.9–2.1 → 1.5–1.7 ms) and a slower import
 /// (31 → 40 s). Both: loadtests/RETRIEVAL.md. It applies to graphs built from now on;
-/// a shard keeps the configuration it was made with.
+/// a shard keeps the configuration it was made with, and one built coarser is
+/// searched at `LEGACY_HNSW_EF`.
 pub const HNSW_EF_CONSTRUCT: usize = 256;
 /// HNSW search breadth (see `HNSW_EF_CONSTRUCT`).
 pub const HNSW_EF: usize = 256;
+/// The search breadth for a graph built at qdrant's default breadth (100), as shards
+/// made before `HNSW_EF_CONSTRUCT` was raised are: 512 keeps their recall at ≥ 0.95.
+const LEGACY_HNSW_EF: usize = 512;
 /// Points fetched per product wanted, to leave room for a product's other groups,
 /// while the store does not yet know how many groups the tenant's products have.
 const OVERFETCH: usize = 2;
@@ -336,17 +340,6 @@ impl QdrantEdgeStore {
         (!must.is_empty()).then_some(Filter { must: Some(must), should: None, min_should: None, must_not: None })
     }
 
-    fn params(&self) -> Option<qdrant_edge::SearchParams> {
-        let quantization = self.options.quantize.then_some(qdrant_edge::QuantizationSearchParams {
-            ignore: false,
-            rescore: Some(true),
-            oversampling: Some(QUANTIZED_OVERSAMPLING),
-        });
-        let exact = self.options.exact;
-        (self.options.hnsw_ef.is_some() || quantization.is_some() || exact)
-            .then(|| qdrant_edge::SearchParams { hnsw_ef: self.options.hnsw_ef, quantization, exact, ..Default::default() })
-    }
-
     /// One list's request: the `points` nearest to `query`, with the fields grouping needs.
     fn single(&self, query: ScoringQuery, filter: Option<Filter>, points: usize) -> QueryRequest {
         QueryRequest {
@@ -356,7 +349,8 @@ impl QdrantEdgeStore {
             score_threshold: None,
             limit: points,
             offset: 0,
-            params: self.params(),
+            // Set by `search`, from the shard's graph.
+            params: None,
             with_vector: WithVector::Bool(false),
             with_payload: WithPayloadInterface::Bool(false),
         }
@@ -404,10 +398,13 @@ impl QdrantEdgeStore {
     /// payloads of points the cache does not know).
     async fn search(&self, tenant: &TenantId, requests: Vec<QueryRequest>) -> Result<Vec<Vec<Found>>, VectorError> {
         let names = self.names(tenant)?;
+        let options = self.options.clone();
         let (lists, learned) = self
             .blocking(tenant, move |shard| {
+                let params = search_params(&options, shard.config().hnsw_config.ef_construct);
                 let mut lists = Vec::with_capacity(requests.len());
-                for r in requests {
+                for mut r in requests {
+                    r.params = params;
                     lists.push(shard.query(r).map_err(backend)?);
                 }
                 let names = names.read().map_err(backend)?;
@@ -463,6 +460,23 @@ impl QdrantEdgeStore {
 struct Found {
     name: Name,
     score: f32,
+}
+
+/// A search's parameters for a shard whose graph was built at breadth `built`: the
+/// configured search breadth, except that the default one searches a graph built
+/// coarser than `HNSW_EF_CONSTRUCT` (by an older Aisle) at `LEGACY_HNSW_EF`.
+fn search_params(options: &EdgeOptions, built: usize) -> Option<qdrant_edge::SearchParams> {
+    let hnsw_ef = match options.hnsw_ef {
+        Some(HNSW_EF) if built < HNSW_EF_CONSTRUCT => Some(LEGACY_HNSW_EF),
+        other => other,
+    };
+    let quantization = options.quantize.then_some(qdrant_edge::QuantizationSearchParams {
+        ignore: false,
+        rescore: Some(true),
+        oversampling: Some(QUANTIZED_OVERSAMPLING),
+    });
+    let exact = options.exact;
+    (hnsw_ef.is_some() || quantization.is_some() || exact).then(|| qdrant_edge::SearchParams { hnsw_ef, quantization, exact, ..Default::default() })
 }
 
 fn num_id(id: &qdrant_edge::PointId) -> Option<u64> {
@@ -705,4 +719,24 @@ impl VectorStore for QdrantEdgeStore {
 #[allow(dead_code)]
 fn _sparse_type_check(v: SparseVector) -> VectorInternal {
     VectorInternal::from(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_coarser_graph_is_searched_more_broadly() {
+        let ef = |options: &EdgeOptions, built| search_params(options, built).and_then(|p| p.hnsw_ef);
+        let default = EdgeOptions::default();
+        assert_eq!(ef(&default, HNSW_EF_CONSTRUCT), Some(HNSW_EF));
+        assert_eq!(ef(&default, 100), Some(LEGACY_HNSW_EF), "qdrant's default build breadth");
+        // A breadth set on purpose (the benchmark's sweep) is kept whatever the graph.
+        let set = EdgeOptions { hnsw_ef: Some(100), ..EdgeOptions::default() };
+        assert_eq!(ef(&set, 100), Some(100));
+        let none = EdgeOptions { hnsw_ef: None, ..EdgeOptions::default() };
+        assert_eq!(search_params(&none, 100), None);
+        let exact = EdgeOptions { exact: true, ..none };
+        assert!(search_params(&exact, 100).is_some_and(|p| p.exact));
+    }
 }
