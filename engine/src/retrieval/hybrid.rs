@@ -134,7 +134,8 @@ pub fn group_docs(p: &Product) -> Vec<GroupDoc> {
 }
 
 /// Embeds every group of `products` and writes them to `store` as `version`, then
-/// removes older points and optimises. Used by the retriever and the benchmark.
+/// removes older points and optimises: a full re-index, what the benchmark times as
+/// "import to searchable" (`HybridRetriever::index_catalog` embeds only what changed).
 pub async fn index_products(
     store: &dyn VectorStore,
     embedder: &dyn Embedder,
@@ -144,27 +145,39 @@ pub async fn index_products(
 ) -> Result<usize, RetrievalError> {
     let mut written = 0;
     for chunk in products.chunks(EMBED_BATCH) {
-        let docs: Vec<(&Product, GroupDoc)> =
-            chunk.iter().flat_map(|p| group_docs(p).into_iter().map(move |d| (p.as_ref(), d))).collect();
-        let texts: Vec<String> = docs.iter().map(|(_, d)| d.dense_text.clone()).collect();
-        let vectors = embedder.embed(&texts).await?;
-        let points: Vec<ProductPoint> = docs
-            .into_iter()
-            .zip(vectors)
-            .map(|((p, d), dense)| ProductPoint {
-                product_id: p.id.to_string(),
-                group: d.group,
-                dense,
-                text: d.keyword_text,
-                facets: d.facets,
-                catalog_version: version,
-            })
-            .collect();
-        written += points.len();
-        store.upsert(tenant, points).await?;
+        let docs = chunk.iter().flat_map(|p| group_docs(p).into_iter().map(move |d| (p.as_ref(), d))).collect();
+        written += write_groups(store, embedder, tenant, docs, version).await?;
     }
     store.delete_older_than(tenant, version).await?;
     store.optimize(tenant).await?;
+    Ok(written)
+}
+
+/// Embeds the groups' dense texts in one call and writes their points as `version`;
+/// the number of points written.
+async fn write_groups(
+    store: &dyn VectorStore,
+    embedder: &dyn Embedder,
+    tenant: &TenantId,
+    docs: Vec<(&Product, GroupDoc)>,
+    version: i64,
+) -> Result<usize, RetrievalError> {
+    let texts: Vec<String> = docs.iter().map(|(_, d)| d.dense_text.clone()).collect();
+    let vectors = embedder.embed(&texts).await?;
+    let points: Vec<ProductPoint> = docs
+        .into_iter()
+        .zip(vectors)
+        .map(|((p, d), dense)| ProductPoint {
+            product_id: p.id.to_string(),
+            group: d.group,
+            dense,
+            text: d.keyword_text,
+            facets: d.facets,
+            catalog_version: version,
+        })
+        .collect();
+    let written = points.len();
+    store.upsert(tenant, points).await?;
     Ok(written)
 }
 
@@ -358,22 +371,8 @@ impl HybridRetriever {
             batch.extend(docs.into_iter().map(|d| (p.as_ref(), d)));
             in_batch += 1;
             if batch.len() >= EMBED_BATCH || it.peek().is_none() {
-                let texts: Vec<String> = batch.iter().map(|(_, d)| d.dense_text.clone()).collect();
-                let vectors = self.embedder.embed(&texts).await?;
-                let points: Vec<ProductPoint> = batch
-                    .drain(..)
-                    .zip(vectors)
-                    .map(|((p, d), dense)| ProductPoint {
-                        product_id: p.id.to_string(),
-                        group: d.group,
-                        dense,
-                        text: d.keyword_text,
-                        facets: d.facets,
-                        catalog_version: snapshot.version,
-                    })
-                    .collect();
-                report.points += points.len();
-                self.store.upsert(tenant, points).await?;
+                let docs = std::mem::take(&mut batch);
+                report.points += write_groups(self.store.as_ref(), self.embedder.as_ref(), tenant, docs, snapshot.version).await?;
                 report.embedded += in_batch;
                 in_batch = 0;
                 progress(report.embedded, total);
