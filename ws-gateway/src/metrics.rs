@@ -16,6 +16,7 @@ pub struct Metrics {
     ws_open: Gauge<i64, AtomicI64>,
     ws_frames_in: Counter,
     ws_frames_out: Counter,
+    retrieval_hybrid: Gauge<i64, AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -35,7 +36,13 @@ impl Metrics {
         registry.register("ws_connections_open", "WebSocket connections open now", ws_open.clone());
         registry.register("ws_frames_received", "Text frames received from shoppers", ws_frames_in.clone());
         registry.register("ws_frames_sent", "Event frames sent to shoppers", ws_frames_out.clone());
-        Self { registry: Arc::new(registry), ws_connections, ws_open, ws_frames_in, ws_frames_out }
+        let retrieval_hybrid = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "retrieval_hybrid",
+            "1 when search is hybrid (vectors and keywords); 0 when it fell back to keywords only because the vector store or the embedder could not be opened",
+            retrieval_hybrid.clone(),
+        );
+        Self { registry: Arc::new(registry), ws_connections, ws_open, ws_frames_in, ws_frames_out, retrieval_hybrid }
     }
 
     pub fn ws_opened(&self) {
@@ -50,6 +57,9 @@ impl Metrics {
     }
     pub fn ws_frame_out(&self) {
         self.ws_frames_out.inc();
+    }
+    pub fn set_retrieval_hybrid(&self, hybrid: bool) {
+        self.retrieval_hybrid.set(i64::from(hybrid));
     }
 
     pub fn render(&self) -> String {

@@ -96,6 +96,7 @@ impl Application {
                 None
             }
         };
+        let hybrid_on = hybrid.is_some();
         let retriever: Arc<dyn Retriever> = match &hybrid {
             Some(h) => h.clone(),
             None => Arc::new(KeywordRetriever::new(catalog.clone())),
@@ -139,6 +140,8 @@ impl Application {
             }
         }
 
+        let metrics = Metrics::new();
+        metrics.set_retrieval_hybrid(hybrid_on);
         let listener = TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?.port();
         let state = web::Data::new(AppState {
@@ -152,7 +155,7 @@ impl Application {
             conversations,
             session_keys,
             demo,
-            metrics: Metrics::new(),
+            metrics,
         });
         let data = state.clone();
         let server = HttpServer::new(move || {

@@ -79,3 +79,31 @@ async fn without_the_demo_there_is_no_demo_endpoint() {
     let r = reqwest::get(format!("http://127.0.0.1:{port}/no/such/route")).await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// `/metrics` says whether search is hybrid: 1 on the embedded vector store, 0 when
+/// the configured Qdrant server cannot be reached and search fell back to keywords
+/// (and the shop still answers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_say_when_search_fell_back_to_keywords() {
+    for (qdrant_url, want) in [(None, "aisle_retrieval_hybrid 1"), (Some("http://127.0.0.1:1".to_string()), "aisle_retrieval_hybrid 0")] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ws_gateway::config::Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            demo: true,
+            qdrant_url,
+            ..Default::default()
+        };
+        let app = ws_gateway::startup::Application::build(config).await.unwrap();
+        let port = app.port();
+        tokio::spawn(app.into_server());
+        let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+        assert!(metrics.lines().any(|l| l == want), "{want} missing from:\n{metrics}");
+        let demo: Value = reqwest::get(format!("http://127.0.0.1:{port}/v1/demo")).await.unwrap().json().await.unwrap();
+        let mut ws = Ws::connect(port, None).await;
+        ws.hello(demo["deployment_key"].as_str().unwrap(), None, None).await;
+        ws.send(json!({"type":"message","id":"m1","text":"do you have hoodies?"})).await;
+        let frames = ws.recv_until(|f| f["type"] == "assistant.end").await;
+        assert!(frames.iter().any(|f| f["type"] == "products"), "{want}: the shop still finds hoodies");
+    }
+}
