@@ -20,7 +20,7 @@ use tenants::Tenants;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::session_token::SessionKeys;
-use crate::state::AppState;
+use crate::state::{AppState, VectorHealth};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -74,6 +74,7 @@ impl Application {
         // Hybrid (vector + keyword) retrieval on a Qdrant server (`AISLE_QDRANT_URL`) or
         // qdrant-edge under the data dir; the keyword retriever when the vector store
         // or the embedder cannot be opened.
+        let vectors: VectorHealth;
         let hybrid: Option<Arc<HybridRetriever>> = match async {
             use engine::adapters::{qdrant_edge::QdrantEdgeStore, qdrant_server::QdrantServerStore};
             let embedder = engine::embed::from_env().await.map_err(|e| e.to_string())?;
@@ -86,13 +87,17 @@ impl Application {
                 }
                 None => Arc::new(QdrantEdgeStore::open(config.data_dir.join("vectors"), embedder.dim()).map_err(|e| e.to_string())?),
             };
-            Ok::<_, String>(HybridRetriever::new(catalog.clone(), vectors, embedder))
+            Ok::<_, String>((HybridRetriever::new(catalog.clone(), vectors.clone(), embedder), vectors))
         }
         .await
         {
-            Ok(hybrid) => Some(Arc::new(hybrid)),
+            Ok((hybrid, store)) => {
+                vectors = VectorHealth::Up(store);
+                Some(Arc::new(hybrid))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "hybrid retrieval unavailable; using keyword retrieval");
+                vectors = VectorHealth::Down { server: config.qdrant_url.is_some(), reason: e };
                 None
             }
         };
@@ -156,6 +161,7 @@ impl Application {
             session_keys,
             demo,
             metrics,
+            vectors,
         });
         let data = state.clone();
         let server = HttpServer::new(move || {

@@ -35,4 +35,16 @@ pub struct AppState {
     pub session_keys: SessionKeys,
     pub demo: Option<DemoShop>,
     pub metrics: Metrics,
+    /// The vector store behind hybrid search, for `/readyz`.
+    pub vectors: VectorHealth,
+}
+
+/// Whether search has its vector store.
+pub enum VectorHealth {
+    /// Hybrid search on this store.
+    Up(Arc<dyn engine::ports::vectors::VectorStore>),
+    /// Keyword search only: the vector store or the embedder could not be opened at
+    /// start. `server`: a Qdrant server was configured (a backend that is down, so the
+    /// process is not ready), rather than the embedded store.
+    Down { server: bool, reason: String },
 }

@@ -545,6 +545,15 @@ const GRPC_UNAVAILABLE: i32 = 14;
 
 #[async_trait]
 impl VectorStore for QdrantServerStore {
+    /// Looks up the products collection: it needs the server up and the API key right
+    /// (a bare health check answers without a key).
+    async fn ping(&self) -> Result<(), VectorError> {
+        match self.exists(&self.options.collection).await? {
+            true => Ok(()),
+            false => Err(VectorError::Backend(format!("Qdrant server at {}: collection {} is gone", self.url, self.options.collection))),
+        }
+    }
+
     fn dim(&self) -> usize {
         self.dim
     }

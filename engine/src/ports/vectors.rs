@@ -157,6 +157,12 @@ pub trait VectorStore: Send + Sync + 'static {
     /// Number of points the tenant has.
     async fn count(&self, tenant: &TenantId) -> Result<usize, VectorError>;
 
+    /// Whether the store answers, for readiness checks. An embedded store is always
+    /// there; a server is asked.
+    async fn ping(&self) -> Result<(), VectorError> {
+        Ok(())
+    }
+
     async fn index_state(&self, tenant: &TenantId) -> Result<Option<IndexState>, VectorError>;
 
     async fn set_index_state(&self, tenant: &TenantId, state: &IndexState) -> Result<(), VectorError>;

@@ -107,6 +107,7 @@ async fn check_basics(store: Arc<dyn VectorStore>) {
 }
 
 async fn check_grouping(store: Arc<dyn VectorStore>) {
+    store.ping().await.expect("the store answers");
     let t = tenant("groups");
     store.upsert(&t, shop()).await.unwrap();
     for mode in [QueryMode::Dense, QueryMode::Keyword, QueryMode::Hybrid] {

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, VectorHealth};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
@@ -36,12 +36,25 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// Ready when its backends answer (contract §2): the store, and a configured Qdrant
+/// server. Search that fell back to keywords with the embedded store still serves
+/// (`vectors: "unavailable"`, and `aisle_retrieval_hybrid 0` on `/metrics`).
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "store": state.store.backend()})),
+    let store = state.store.ping().await.map_err(|e| e.to_string());
+    let (vectors, vectors_ok) = match &state.vectors {
+        VectorHealth::Up(v) => match v.ping().await {
+            Ok(()) => ("up", Ok(())),
+            Err(e) => ("unavailable", Err(e.to_string())),
+        },
+        VectorHealth::Down { server: true, reason } => ("unavailable", Err(reason.clone())),
+        VectorHealth::Down { server: false, .. } => ("unavailable", Ok(())),
+    };
+    let body = |status| json!({"status": status, "store": state.store.backend(), "vectors": vectors});
+    match store.and(vectors_ok) {
+        Ok(()) => HttpResponse::Ok().json(body("ready")),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "store": state.store.backend()}))
+            HttpResponse::ServiceUnavailable().json(body("unavailable"))
         }
     }
 }

@@ -82,10 +82,14 @@ async fn without_the_demo_there_is_no_demo_endpoint() {
 
 /// `/metrics` says whether search is hybrid: 1 on the embedded vector store, 0 when
 /// the configured Qdrant server cannot be reached and search fell back to keywords
-/// (and the shop still answers).
+/// (and the shop still answers). `/readyz` is 503 then: a configured backend is down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_say_when_search_fell_back_to_keywords() {
-    for (qdrant_url, want) in [(None, "aisle_retrieval_hybrid 1"), (Some("http://127.0.0.1:1".to_string()), "aisle_retrieval_hybrid 0")] {
+    let cases = [
+        (None, "aisle_retrieval_hybrid 1", 200, "up"),
+        (Some("http://127.0.0.1:1".to_string()), "aisle_retrieval_hybrid 0", 503, "unavailable"),
+    ];
+    for (qdrant_url, want, ready_status, vectors) in cases {
         let dir = tempfile::tempdir().unwrap();
         let config = ws_gateway::config::Config {
             bind: "127.0.0.1:0".parse().unwrap(),
@@ -99,6 +103,10 @@ async fn metrics_say_when_search_fell_back_to_keywords() {
         tokio::spawn(app.into_server());
         let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
         assert!(metrics.lines().any(|l| l == want), "{want} missing from:\n{metrics}");
+        let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
+        assert_eq!(ready.status().as_u16(), ready_status, "{want}");
+        let ready: Value = ready.json().await.unwrap();
+        assert_eq!(ready["vectors"], vectors, "{ready}");
         let demo: Value = reqwest::get(format!("http://127.0.0.1:{port}/v1/demo")).await.unwrap().json().await.unwrap();
         let mut ws = Ws::connect(port, None).await;
         ws.hello(demo["deployment_key"].as_str().unwrap(), None, None).await;
