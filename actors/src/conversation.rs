@@ -22,13 +22,25 @@ use tokio::task::AbortHandle;
 
 use crate::Services;
 use crate::cart::{CartActor, CartArgs, CartMsg};
-use crate::event_log::{Attached, EventLog, Frame, LogCmd, SocketId};
+use crate::event_log::{Attached, EventLog, LOG_CAPACITY, LogCmd, Pending, SocketId};
+use crate::outbox::{OutboxSender, SocketProbe};
 use crate::tenant::TenantMsg;
 
 /// Messages of the conversation kept as model context.
 const HISTORY: usize = 20;
 /// Shopper messages that may wait behind a running turn; more are refused.
 const MAX_QUEUED_MESSAGES: usize = 8;
+/// Acknowledged cart commands not yet applied; more are refused (`rate_limited`).
+pub const MAX_INFLIGHT_CART: usize = 64;
+/// Room kept in the log's channel for the events of work already accepted: a new
+/// command is refused when less than this is free.
+const LOG_RESERVE: usize = 256;
+/// Command ids remembered in memory (the newest); older ones are looked up in the
+/// store. Larger than the log's channel and a write batch together, so an id that
+/// leaves the window is always persisted.
+pub const ACK_WINDOW: usize = 2048;
+/// Commands that may wait while an older command id is looked up in the store.
+const MAX_DEFERRED: usize = 64;
 
 /// A shopper's command, already parsed and validated by the gateway.
 #[derive(Debug, Clone)]
@@ -46,12 +58,19 @@ impl Command {
 }
 
 pub enum ConvMsg {
-    Attach { socket: SocketId, tx: mpsc::Sender<Frame>, resume_from: Option<i64>, reply: oneshot::Sender<Attached> },
+    Attach { socket: SocketId, tx: OutboxSender, resume_from: Option<i64>, reply: oneshot::Sender<Attached> },
     Detach { socket: SocketId },
     Command { socket: SocketId, command: Command },
+    /// The store's answer for a command id older than the memory window.
+    LookedUp { socket: SocketId, command: Command, ack: Result<Option<i64>, ()> },
     /// A frame of this conversation that was refused before it became a command.
     Reject { id: Option<String>, code: ErrorCode, message: String },
-    CartDone { command: Option<CommandId>, result: Result<CartOutcome, CartFailure> },
+    /// A cart operation is done. `stuck`: a shopper command's write could not be made
+    /// (the store did not answer); the conversation stops and is rebuilt from the
+    /// store, which applies the acknowledged command then.
+    CartDone { command: Option<CommandId>, result: Result<CartOutcome, CartFailure>, stuck: bool },
+    /// The store refused the log's write: this incarnation stops (see `EventLog`).
+    LogFailed,
     /// An event of the running turn.
     Emit(Event),
     TurnDone { turn: u64, text: String, outcome: TurnOutcome },
@@ -60,7 +79,50 @@ pub enum ConvMsg {
     TurnFailed { turn: u64 },
     IdleTick,
     /// Test hook: panics inside the handler, as a bug would.
+    #[cfg(feature = "test-hooks")]
     Crash,
+}
+
+/// Why a conversation could not start; the registry matches on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("conversation {0} not found")]
+    NotFound(ConversationId),
+}
+
+/// The acknowledged command ids a conversation remembers: the newest `ACK_WINDOW`.
+/// `complete` while nothing was ever left out, so a miss is a new command; after
+/// that, a miss is looked up in the store.
+struct AckWindow {
+    seqs: HashMap<CommandId, i64>,
+    order: VecDeque<CommandId>,
+    complete: bool,
+}
+
+impl AckWindow {
+    fn new(loaded: Vec<(CommandId, i64)>, complete: bool) -> Self {
+        let mut w = Self { seqs: HashMap::new(), order: VecDeque::new(), complete };
+        for (id, seq) in loaded {
+            w.insert(id, seq);
+        }
+        w
+    }
+
+    fn get(&self, id: &CommandId) -> Option<i64> {
+        self.seqs.get(id).copied()
+    }
+
+    fn insert(&mut self, id: CommandId, seq: i64) {
+        if self.seqs.insert(id.clone(), seq).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > ACK_WINDOW {
+            if let Some(old) = self.order.pop_front() {
+                self.seqs.remove(&old);
+                self.complete = false;
+            }
+        }
+    }
 }
 
 pub struct ConversationArgs {
@@ -83,10 +145,18 @@ pub struct ConvState {
     services: Arc<Services>,
     tenant_actor: ActorRef<TenantMsg>,
     cart: ActorRef<CartMsg>,
-    log: mpsc::UnboundedSender<LogCmd>,
+    log: mpsc::Sender<LogCmd>,
     next_seq: i64,
-    acks: HashMap<CommandId, i64>,
-    sockets: usize,
+    acks: AckWindow,
+    /// The sockets attached now, by id: a socket's writer that is gone (closed,
+    /// dropped for falling behind, or never took an attach it asked for) is forgotten
+    /// at the next tick, so it never keeps the conversation from resting.
+    sockets: HashMap<SocketId, SocketProbe>,
+    /// Acknowledged cart commands not yet applied.
+    inflight_cart: usize,
+    /// A command id is being looked up in the store; later commands wait in order.
+    looking_up: bool,
+    deferred: VecDeque<(SocketId, Command)>,
     last_activity: Instant,
     turns: u64,
     running: Option<(u64, AbortHandle)>,
@@ -96,21 +166,50 @@ pub struct ConvState {
 }
 
 impl ConvState {
-    fn emit(&mut self, event: Event, command: Option<&CommandId>) -> i64 {
-        self.emit_then(event, command, None)
+    fn emit(&mut self, event: Event) -> Option<i64> {
+        self.emit_then(event, None, None, None)
     }
 
-    /// Emits an event and runs `then` once it is persisted.
-    fn emit_then(&mut self, event: Event, command: Option<&CommandId>, then: Option<crate::event_log::AfterPersist>) -> i64 {
+    /// Numbers an event and hands it to the log, which persists it and then runs
+    /// `then`. `None` when the log's channel is full: the event was not numbered.
+    fn emit_then(
+        &mut self,
+        event: Event,
+        command: Option<&CommandId>,
+        body: Option<String>,
+        then: Option<crate::event_log::AfterPersist>,
+    ) -> Option<i64> {
         let seq = self.next_seq;
-        self.next_seq += 1;
-        let e = SeqEvent { seq, event };
-        let _ = self.log.send(LogCmd::Append(vec![(e, command.map(|c| c.as_str().to_string()))], then));
-        seq
+        let pending: Pending = (SeqEvent { seq, event }, command.map(|c| c.as_str().to_string()), body);
+        match self.log.try_send(LogCmd::Append(vec![pending], then)) {
+            Ok(()) => {
+                self.next_seq += 1;
+                Some(seq)
+            }
+            Err(_) => {
+                tracing::warn!(conversation = %self.conversation, "event log full; an event was not sent");
+                None
+            }
+        }
+    }
+
+    /// An event of work already accepted (a cart change, a turn's reply): if even the
+    /// reserve is gone, this incarnation stops rather than skip it silently; the next
+    /// one is rebuilt from the store.
+    fn must_emit(&mut self, myself: &ActorRef<ConvMsg>, event: Event) {
+        if self.emit(event).is_none() {
+            tracing::error!(conversation = %self.conversation, "event log full; restarting the conversation from the store");
+            myself.stop(Some("event log full".into()));
+        }
+    }
+
+    /// Whether the log has room for a new command's events.
+    fn has_room(&self) -> bool {
+        self.log.capacity() >= LOG_RESERVE
     }
 
     fn transcript(&self, role: Role, text: &str) {
-        let _ = self.log.send(LogCmd::Transcript(TranscriptMessage { role, text: text.to_string(), at: chrono::Utc::now() }));
+        let _ = self.log.try_send(LogCmd::Transcript(TranscriptMessage { role, text: text.to_string(), at: chrono::Utc::now() }));
     }
 
     fn push_history(&mut self, m: ChatMessage) {
@@ -118,6 +217,15 @@ impl ConvState {
         while self.history.len() > HISTORY {
             self.history.pop_front();
         }
+    }
+
+    fn refuse(&mut self, id: &CommandId, code: ErrorCode, message: &str) {
+        self.emit(Event::Error { code, message: message.into(), id: Some(id.as_str().to_string()) });
+    }
+
+    fn direct_ack(&self, socket: SocketId, id: &CommandId, seq: i64) {
+        let frame = SeqEvent { seq, event: Event::Ack { id: id.as_str().to_string() } };
+        let _ = self.log.try_send(LogCmd::Direct { socket, frame: Arc::from(frame.to_json()) });
     }
 }
 
@@ -133,14 +241,14 @@ impl Actor for ConversationActor {
         let record = store
             .get_conversation(&tenant, &conversation)
             .await?
-            .ok_or_else(|| format!("conversation {conversation} not found"))?;
+            .ok_or_else(|| StartError::NotFound(conversation.clone()))?;
         let last_seq = store.last_seq(&tenant, &conversation).await?;
-        let acks = store
-            .command_acks(&tenant, &conversation)
-            .await?
-            .into_iter()
-            .filter_map(|(id, seq)| CommandId::parse(id).ok().map(|id| (id, seq)))
-            .collect();
+        let loaded = store.command_acks(&tenant, &conversation, ACK_WINDOW as u32).await?;
+        let complete = loaded.len() < ACK_WINDOW;
+        let acks = AckWindow::new(
+            loaded.into_iter().filter_map(|(id, seq)| CommandId::parse(id).ok().map(|id| (id, seq))).collect(),
+            complete,
+        );
         let dialogue: DialogueState = serde_json::from_str(&record.dialogue_state).unwrap_or_default();
         let mut history = VecDeque::new();
         for m in store.transcript(&tenant, &conversation).await?.into_iter().rev().take(HISTORY).rev() {
@@ -158,8 +266,28 @@ impl Actor for ConversationActor {
         };
         let (cart, _) = Actor::spawn_linked(None, CartActor, cart_args, myself.get_cell()).await?;
         let current_cart = ractor::call!(cart, CartMsg::Get)?;
-        let (log_tx, log_rx) = mpsc::unbounded_channel();
-        let log = EventLog::new(tenant.clone(), conversation.clone(), store, args.events.clone(), last_seq, &current_cart);
+        // Acknowledged means applied: the commands acknowledged after the last one the
+        // cart applied (a crash came between) are applied now, in order, before any
+        // new command reaches the cart.
+        let pending = store.pending_commands(&tenant, &conversation, current_cart.applied_seq).await?;
+        let mut inflight_cart = 0;
+        for p in pending {
+            let (Ok(id), Ok(op)) = (CommandId::parse(p.command_id.clone()), serde_json::from_str::<CartOp>(&p.command)) else {
+                tracing::error!(conversation = %conversation, seq = p.seq, "an acknowledged command cannot be read; skipped");
+                continue;
+            };
+            tracing::info!(conversation = %conversation, seq = p.seq, "applying a command acknowledged before a restart");
+            cart.send_message(CartMsg::Apply { op, command: Some((id, p.seq)), notify: myself.clone(), reply: None })?;
+            inflight_cart += 1;
+        }
+        let (log_tx, log_rx) = mpsc::channel(LOG_CAPACITY);
+        let on_failure = {
+            let me = myself.clone();
+            Box::new(move || {
+                let _ = me.send_message(ConvMsg::LogFailed);
+            })
+        };
+        let log = EventLog::new(tenant.clone(), conversation.clone(), store, args.events.clone(), last_seq, &current_cart, on_failure);
         tokio::spawn(async move {
             log.run(log_rx).await;
             drop(generation);
@@ -175,7 +303,10 @@ impl Actor for ConversationActor {
             log: log_tx,
             next_seq: last_seq + 1,
             acks,
-            sockets: 0,
+            sockets: HashMap::new(),
+            inflight_cart,
+            looking_up: false,
+            deferred: VecDeque::new(),
             last_activity: Instant::now(),
             turns: 0,
             running: None,
@@ -188,101 +319,74 @@ impl Actor for ConversationActor {
     async fn handle(&self, myself: ActorRef<ConvMsg>, msg: ConvMsg, state: &mut ConvState) -> Result<(), ActorProcessingErr> {
         match msg {
             ConvMsg::Attach { socket, tx, resume_from, reply } => {
-                state.sockets += 1;
                 state.last_activity = Instant::now();
-                let _ = state.log.send(LogCmd::Subscribe { socket, tx, resume_from, reply });
+                state.sockets.insert(socket, tx.probe());
+                // A full channel drops the request; the socket sees its reply go and
+                // attaches again.
+                let _ = state.log.try_send(LogCmd::Subscribe { socket, tx, resume_from, reply });
             }
             ConvMsg::Detach { socket } => {
-                state.sockets = state.sockets.saturating_sub(1);
+                state.sockets.remove(&socket);
                 state.last_activity = Instant::now();
-                let _ = state.log.send(LogCmd::Unsubscribe { socket });
+                let _ = state.log.try_send(LogCmd::Unsubscribe { socket });
             }
             ConvMsg::Command { socket, command } => {
                 state.last_activity = Instant::now();
-                if let Some(seq) = state.acks.get(command.id()) {
-                    // Already applied: the original ack, to this socket only.
-                    let frame = SeqEvent { seq: *seq, event: Event::Ack { id: command.id().as_str().to_string() } };
-                    let _ = state.log.send(LogCmd::Direct { socket, frame: Arc::from(frame.to_json()) });
-                    return Ok(());
+                on_command(&myself, state, socket, command).await;
+            }
+            ConvMsg::LookedUp { socket, command, ack } => {
+                state.looking_up = false;
+                match ack {
+                    Ok(Some(seq)) => state.direct_ack(socket, command.id(), seq),
+                    Ok(None) => accept(&myself, state, socket, command).await,
+                    // Not acknowledged: the client re-sends it with the same id.
+                    Err(()) => state.refuse(command.id(), ErrorCode::Unavailable, "the shop is unavailable, try again"),
                 }
-                let id = command.id().clone();
-                if let Command::Message { .. } = &command
-                    && state.queued.len() >= MAX_QUEUED_MESSAGES
+                while !state.looking_up
+                    && let Some((socket, command)) = state.deferred.pop_front()
                 {
-                    state.emit(
-                        Event::Error { code: ErrorCode::RateLimited, message: "too many messages waiting for an answer".into(), id: Some(id.as_str().to_string()) },
-                        None,
-                    );
-                    return Ok(());
-                }
-                // The plan's monthly message quota (an in-memory count in the tenant
-                // actor). Cart commands are never refused for it.
-                if let Command::Message { .. } = &command
-                    && !ractor::call!(state.tenant_actor, TenantMsg::UseMessage).unwrap_or(true)
-                {
-                    state.emit(
-                        Event::Error {
-                            code: ErrorCode::QuotaExceeded,
-                            message: "this shop's assistant has answered all the messages its plan includes this month; the cart still works".into(),
-                            id: Some(id.as_str().to_string()),
-                        },
-                        None,
-                    );
-                    return Ok(());
-                }
-                match command {
-                    Command::Cart { id, op } => {
-                        // The cart changes only once its ack is durable: a command whose
-                        // ack was lost in a crash was never applied, and one whose ack
-                        // survived is found in `acks` after rehydration and never applied
-                        // again. (So the cart write itself needs no command record.)
-                        let cart = state.cart.clone();
-                        let notify = myself.clone();
-                        let forward_id = id.clone();
-                        let then: crate::event_log::AfterPersist = Box::new(move || {
-                            let apply = CartMsg::Apply { op, command: Some(forward_id.clone()), notify: notify.clone(), reply: None };
-                            if cart.send_message(apply).is_err() {
-                                let _ = notify.send_message(ConvMsg::CartDone {
-                                    command: Some(forward_id),
-                                    result: Err(CartFailure::new(ErrorCode::Unavailable, "cart unavailable, try again")),
-                                });
-                            }
-                        });
-                        let seq = state.emit_then(Event::Ack { id: id.as_str().to_string() }, Some(&id), Some(then));
-                        state.acks.insert(id, seq);
-                    }
-                    Command::Message { id, text } => {
-                        let seq = state.emit(Event::Ack { id: id.as_str().to_string() }, Some(&id));
-                        state.acks.insert(id, seq);
-                        state.transcript(Role::Shopper, &text);
-                        state.queued.push_back(text);
-                        start_next_turn(&myself, state);
-                    }
+                    on_command(&myself, state, socket, command).await;
                 }
             }
             ConvMsg::Reject { id, code, message } => {
-                state.emit(Event::Error { code, message, id }, None);
+                if state.has_room() {
+                    state.emit(Event::Error { code, message, id });
+                }
             }
-            ConvMsg::CartDone { command, result } => match result {
-                Ok(CartOutcome::Cart(cart)) => {
-                    state.emit(Event::Cart { cart: CartView::from(&cart) }, None);
+            ConvMsg::CartDone { command, result, stuck } => {
+                if command.is_some() {
+                    state.inflight_cart = state.inflight_cart.saturating_sub(1);
                 }
-                Ok(CartOutcome::Placed { order, cart }) => {
-                    state.emit(
-                        Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
-                        None,
-                    );
-                    state.emit(Event::Cart { cart: CartView::from(&cart) }, None);
+                if stuck {
+                    tracing::error!(conversation = %state.conversation, "a cart write failed repeatedly; rebuilding the conversation from the store");
+                    myself.stop(Some("cart store unavailable".into()));
+                    return Ok(());
                 }
-                Err(f) => {
-                    // A turn's failed tool call is explained in the reply, not as an error.
-                    if let Some(id) = command {
-                        state.emit(Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) }, None);
+                match result {
+                    Ok(CartOutcome::Cart(cart)) => {
+                        state.must_emit(&myself, Event::Cart { cart: CartView::from(&cart) });
+                    }
+                    Ok(CartOutcome::Placed { order, cart }) => {
+                        state.must_emit(
+                            &myself,
+                            Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
+                        );
+                        state.must_emit(&myself, Event::Cart { cart: CartView::from(&cart) });
+                    }
+                    Err(f) => {
+                        // A turn's failed tool call is explained in the reply, not as an error.
+                        if let Some(id) = command {
+                            state.must_emit(&myself, Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) });
+                        }
                     }
                 }
-            },
+            }
+            ConvMsg::LogFailed => {
+                tracing::error!(conversation = %state.conversation, "the store refused the conversation's events; rebuilding it from the store");
+                myself.stop(Some("event log failed".into()));
+            }
             ConvMsg::Emit(event) => {
-                state.emit(event, None);
+                state.must_emit(&myself, event);
             }
             ConvMsg::TurnDone { turn, text, outcome } => {
                 if state.running.as_ref().is_some_and(|(t, _)| *t == turn) {
@@ -293,7 +397,7 @@ impl Actor for ConversationActor {
                 state.transcript(Role::Assistant, &outcome.reply);
                 state.dialogue = outcome.dialogue;
                 if let Ok(json) = serde_json::to_string(&state.dialogue) {
-                    let _ = state.log.send(LogCmd::Dialogue(json));
+                    let _ = state.log.try_send(LogCmd::Dialogue(json));
                 }
                 state.last_activity = Instant::now();
                 start_next_turn(&myself, state);
@@ -302,25 +406,33 @@ impl Actor for ConversationActor {
                 if state.running.as_ref().is_some_and(|(t, _)| *t == turn) {
                     state.running = None;
                     tracing::error!(conversation = %state.conversation, turn, "a turn failed");
-                    state.emit(
+                    state.must_emit(
+                        &myself,
                         Event::Error {
                             code: ErrorCode::Internal,
                             message: "the assistant could not answer this message; please send it again".into(),
                             id: None,
                         },
-                        None,
                     );
                 }
                 state.last_activity = Instant::now();
                 start_next_turn(&myself, state);
             }
             ConvMsg::IdleTick => {
+                state.sockets.retain(|_, probe| probe.is_live());
                 let idle = state.last_activity.elapsed() >= state.services.idle_timeout;
-                if idle && state.sockets == 0 && state.running.is_none() && state.queued.is_empty() {
+                if idle
+                    && state.sockets.is_empty()
+                    && state.running.is_none()
+                    && state.queued.is_empty()
+                    && state.inflight_cart == 0
+                    && !state.looking_up
+                {
                     tracing::debug!(conversation = %state.conversation, "passivating idle conversation");
                     myself.stop(Some("idle".into()));
                 }
             }
+            #[cfg(feature = "test-hooks")]
             ConvMsg::Crash => panic!("injected failure in conversation {}", state.conversation),
         }
         Ok(())
@@ -349,6 +461,98 @@ impl Actor for ConversationActor {
         }
         state.cart.stop(None);
         Ok(())
+    }
+}
+
+/// A shopper's command: the original ack again if its id was seen, else accepted.
+async fn on_command(myself: &ActorRef<ConvMsg>, state: &mut ConvState, socket: SocketId, command: Command) {
+    if state.looking_up {
+        if state.deferred.len() >= MAX_DEFERRED {
+            state.refuse(command.id(), ErrorCode::RateLimited, "too many commands at once; send it again shortly");
+        } else {
+            state.deferred.push_back((socket, command));
+        }
+        return;
+    }
+    if let Some(seq) = state.acks.get(command.id()) {
+        // Already applied: the original ack, to this socket only.
+        state.direct_ack(socket, command.id(), seq);
+        return;
+    }
+    if !state.acks.complete {
+        // Older ids left the memory window: ask the store, off the handler.
+        state.looking_up = true;
+        let (store, tenant, conversation, me) = (state.services.store.clone(), state.tenant.clone(), state.conversation.clone(), myself.clone());
+        tokio::spawn(async move {
+            let ack = store.command_ack(&tenant, &conversation, command.id().as_str()).await.map_err(|e| {
+                tracing::error!(error = %e, "command id lookup failed");
+            });
+            let _ = me.send_message(ConvMsg::LookedUp { socket, command, ack });
+        });
+        return;
+    }
+    accept(myself, state, socket, command).await;
+}
+
+/// A new command: acknowledged (durably) and then applied, or refused.
+async fn accept(myself: &ActorRef<ConvMsg>, state: &mut ConvState, _socket: SocketId, command: Command) {
+    if !state.has_room() {
+        state.refuse(command.id(), ErrorCode::RateLimited, "this conversation is busy; send it again shortly");
+        return;
+    }
+    match command {
+        Command::Cart { id, op } => {
+            if state.inflight_cart >= MAX_INFLIGHT_CART {
+                state.refuse(&id, ErrorCode::RateLimited, "too many cart commands at once; send it again shortly");
+                return;
+            }
+            // Acknowledged means applied, exactly once: the ack carries the command and
+            // the cart is changed only once the ack is durable, recording the ack's
+            // `seq` as its `applied_seq`. A crash in between leaves an ack above the
+            // cart's `applied_seq`, which the next incarnation applies (`pre_start`).
+            let body = if op.changes_cart() { serde_json::to_string(&op).ok() } else { None };
+            let seq = state.next_seq;
+            let cart = state.cart.clone();
+            let notify = myself.clone();
+            let forward_id = id.clone();
+            let then: crate::event_log::AfterPersist = Box::new(move || {
+                let apply = CartMsg::Apply { op, command: Some((forward_id.clone(), seq)), notify: notify.clone(), reply: None };
+                if cart.send_message(apply).is_err() {
+                    let _ = notify.send_message(ConvMsg::CartDone {
+                        command: Some(forward_id),
+                        result: Err(CartFailure::new(ErrorCode::Unavailable, "cart unavailable, try again")),
+                        stuck: true,
+                    });
+                }
+            });
+            if let Some(acked) = state.emit_then(Event::Ack { id: id.as_str().to_string() }, Some(&id), body, Some(then)) {
+                debug_assert_eq!(acked, seq);
+                state.acks.insert(id, acked);
+                state.inflight_cart += 1;
+            }
+        }
+        Command::Message { id, text } => {
+            if state.queued.len() >= MAX_QUEUED_MESSAGES {
+                state.refuse(&id, ErrorCode::RateLimited, "too many messages waiting for an answer");
+                return;
+            }
+            // The plan's monthly message quota (counted by the tenant actor, whose
+            // handler answers at once). Cart commands are never refused for it.
+            if !ractor::call!(state.tenant_actor, TenantMsg::UseMessage).unwrap_or(true) {
+                state.refuse(
+                    &id,
+                    ErrorCode::QuotaExceeded,
+                    "this shop's assistant has answered all the messages its plan includes this month; the cart still works",
+                );
+                return;
+            }
+            if let Some(seq) = state.emit_then(Event::Ack { id: id.as_str().to_string() }, Some(&id), None, None) {
+                state.acks.insert(id, seq);
+                state.transcript(Role::Shopper, &text);
+                state.queued.push_back(text);
+                start_next_turn(myself, state);
+            }
+        }
     }
 }
 

@@ -6,6 +6,12 @@
 //! of both persistence and fan-out, a socket that subscribes here gets its replay and
 //! then the live events with no gap and no duplicate. Running it outside the actor
 //! keeps store latency out of the actor's mailbox.
+//!
+//! Nothing here waits on a socket: frames go into each socket's byte-bounded outbox
+//! (`crate::outbox`), and a resume that reaches further back than the memory window
+//! is read from the store by the socket itself (`Replay::Store`), so one shopper's
+//! deep resume never holds up the conversation. The log's own channel is bounded
+//! (`LOG_CAPACITY`); the actor refuses new commands before it fills.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,10 +24,12 @@ use engine::ports::store::{EventGroup, Store, StoreResult, StoredEvent, Transcri
 use engine::views::CartView;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::outbox::OutboxSender;
+
 /// Events kept in memory for fast replay; older ones are read from the store.
 pub const REPLAY_WINDOW: usize = 1024;
-/// Frames a socket may have queued before it is considered too slow and dropped.
-pub const SUBSCRIBER_BUFFER: usize = 1024;
+/// Commands the log's channel holds at most.
+pub const LOG_CAPACITY: usize = 4096;
 
 pub type SocketId = u64;
 /// A serialised frame for one socket.
@@ -33,16 +41,34 @@ pub struct Attached {
     /// The last event's `seq` at the moment of attaching (the `welcome`'s `seq`).
     pub seq: i64,
     pub cart: CartView,
+    /// The events a resuming socket missed, up to `seq`; live events after `seq` are
+    /// already queued in its outbox behind them.
+    pub replay: Replay,
+}
+
+/// How a resuming socket gets the events it missed (`seq > k`, up to `Attached::seq`).
+#[derive(Debug, Clone)]
+pub enum Replay {
+    Nothing,
+    /// From the log's memory window.
+    Frames(Vec<Frame>),
+    /// Older than the window: the socket reads `(after, upto]` from the store itself,
+    /// so the conversation never waits for it.
+    Store { after: i64, upto: i64 },
 }
 
 /// Runs once the events queued before it are durable.
 pub(crate) type AfterPersist = Box<dyn FnOnce() + Send>;
 
+/// An event to persist: the event, the command id its `ack` answers, and (for a cart
+/// command) the command itself as JSON.
+pub(crate) type Pending = (SeqEvent, Option<String>, Option<String>);
+
 pub(crate) enum LogCmd {
     /// Events to persist then send; `then` runs after they are persisted (a cart
     /// command is only applied once its `ack` is durable, see `ConversationActor`).
-    Append(Vec<(SeqEvent, Option<String>)>, Option<AfterPersist>),
-    Subscribe { socket: SocketId, tx: mpsc::Sender<Frame>, resume_from: Option<i64>, reply: oneshot::Sender<Attached> },
+    Append(Vec<Pending>, Option<AfterPersist>),
+    Subscribe { socket: SocketId, tx: OutboxSender, resume_from: Option<i64>, reply: oneshot::Sender<Attached> },
     Unsubscribe { socket: SocketId },
     /// A frame for one socket only (a repeated command's original `ack`).
     Direct { socket: SocketId, frame: Frame },
@@ -95,16 +121,46 @@ pub(crate) struct EventLog {
     last_seq: i64,
     cart: CartView,
     recent: VecDeque<(i64, Frame)>,
-    subscribers: HashMap<SocketId, mpsc::Sender<Frame>>,
+    subscribers: HashMap<SocketId, OutboxSender>,
+    /// Tells the conversation that the store refused a write and this log has ended.
+    on_failure: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl EventLog {
-    pub(crate) fn new(tenant: TenantId, conversation: ConversationId, store: Arc<dyn Store>, writer: EventWriter, last_seq: i64, cart: &Cart) -> Self {
-        Self { tenant, conversation, store, writer, last_seq, cart: CartView::from(cart), recent: VecDeque::new(), subscribers: HashMap::new() }
+    pub(crate) fn new(
+        tenant: TenantId,
+        conversation: ConversationId,
+        store: Arc<dyn Store>,
+        writer: EventWriter,
+        last_seq: i64,
+        cart: &Cart,
+        on_failure: Box<dyn FnOnce() + Send>,
+    ) -> Self {
+        Self {
+            tenant,
+            conversation,
+            store,
+            writer,
+            last_seq,
+            cart: CartView::from(cart),
+            recent: VecDeque::new(),
+            subscribers: HashMap::new(),
+            on_failure: Some(on_failure),
+        }
+    }
+
+    /// The store refused a write: close every socket (they resume from the store
+    /// through the conversation's next incarnation) and tell the conversation, which
+    /// stops, so nothing it numbered after the refused events is ever used.
+    fn fail(&mut self) {
+        self.subscribers.clear();
+        if let Some(f) = self.on_failure.take() {
+            f();
+        }
     }
 
     /// Runs until every sender is gone, persisting what was queued before that.
-    pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LogCmd>) {
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<LogCmd>) {
         while let Some(cmd) = rx.recv().await {
             match cmd {
                 LogCmd::Append(mut batch, then) => {
@@ -126,10 +182,9 @@ impl EventLog {
                         }
                     }
                     if !self.persist_and_send(batch).await {
-                        // The store refused: close every socket (clients resume from
-                        // the store once it is back) and end this log. What waited for
-                        // these events is dropped: those commands were never applied.
-                        self.subscribers.clear();
+                        // What waited for these events is dropped: their acks were
+                        // never sent, so those commands were never accepted.
+                        self.fail();
                         return;
                     }
                     for then in thens {
@@ -148,17 +203,18 @@ impl EventLog {
         match cmd {
             LogCmd::Append(batch, then) => {
                 if !self.persist_and_send(batch).await {
-                    self.subscribers.clear();
+                    self.fail();
                 } else if let Some(then) = then {
                     then();
                 }
             }
             LogCmd::Subscribe { socket, tx, resume_from, reply } => {
-                if let Some(k) = resume_from {
-                    self.replay(&tx, k).await;
+                if self.on_failure.is_none() {
+                    return; // failed: the socket sees its reply dropped and attaches again
                 }
+                let replay = resume_from.map_or(Replay::Nothing, |k| self.replay(k));
                 self.subscribers.insert(socket, tx);
-                let _ = reply.send(Attached { seq: self.last_seq, cart: self.cart.clone() });
+                let _ = reply.send(Attached { seq: self.last_seq, cart: self.cart.clone(), replay });
             }
             LogCmd::Unsubscribe { socket } => {
                 self.subscribers.remove(&socket);
@@ -175,18 +231,28 @@ impl EventLog {
             }
             LogCmd::Direct { socket, frame } => {
                 if let Some(tx) = self.subscribers.get(&socket)
-                    && tx.try_send(frame).is_err()
+                    && !tx.try_send(frame)
                 {
+                    tracing::info!(socket, "socket too slow or gone; dropping it");
                     self.subscribers.remove(&socket);
                 }
             }
         }
     }
 
-    async fn persist_and_send(&mut self, batch: Vec<(SeqEvent, Option<String>)>) -> bool {
+    async fn persist_and_send(&mut self, batch: Vec<Pending>) -> bool {
+        if self.on_failure.is_none() {
+            return false;
+        }
         let mut stored: Vec<StoredEvent> = batch
             .iter()
-            .map(|(e, cmd)| StoredEvent { seq: e.seq, kind: e.event.kind().to_string(), json: e.to_json(), command_id: cmd.clone() })
+            .map(|(e, id, command)| StoredEvent {
+                seq: e.seq,
+                kind: e.event.kind().to_string(),
+                json: e.to_json(),
+                command_id: id.clone(),
+                command: command.clone(),
+            })
             .collect();
         let mut delay = Duration::from_millis(20);
         let mut attempt = 0;
@@ -211,7 +277,7 @@ impl EventLog {
                 }
             }
         }
-        for ((event, _), stored) in batch.into_iter().zip(stored) {
+        for ((event, _, _), stored) in batch.into_iter().zip(stored) {
             if let Event::Cart { cart } = &event.event {
                 self.cart = cart.clone();
             }
@@ -221,52 +287,27 @@ impl EventLog {
             if self.recent.len() > REPLAY_WINDOW {
                 self.recent.pop_front();
             }
-            self.subscribers.retain(|socket, tx| match tx.try_send(frame.clone()) {
-                Ok(()) => true,
-                Err(_) => {
+            self.subscribers.retain(|socket, tx| {
+                let kept = tx.try_send(frame.clone());
+                if !kept {
                     tracing::info!(socket, "socket too slow or gone; dropping it");
-                    false
                 }
+                kept
             });
         }
         true
     }
 
-    /// Sends every event with `seq > k` to one socket, from memory when possible.
-    async fn replay(&self, tx: &mpsc::Sender<Frame>, k: i64) {
+    /// What a socket resuming after `k` missed: from memory when the window reaches
+    /// back far enough, else a range the socket reads from the store itself.
+    fn replay(&self, k: i64) -> Replay {
         let k = k.max(0);
         if k >= self.last_seq {
-            return;
+            return Replay::Nothing;
         }
-        let in_memory = self.recent.front().is_some_and(|(first, _)| *first <= k + 1);
-        if in_memory {
-            for (seq, frame) in &self.recent {
-                if *seq > k && tx.send(frame.clone()).await.is_err() {
-                    return;
-                }
-            }
-            return;
+        if self.recent.front().is_some_and(|(first, _)| *first <= k + 1) {
+            return Replay::Frames(self.recent.iter().filter(|(seq, _)| *seq > k).map(|(_, f)| f.clone()).collect());
         }
-        let mut after = k;
-        while after < self.last_seq {
-            match self.store.events_after(&self.tenant, &self.conversation, after, 500).await {
-                Ok(events) if !events.is_empty() => {
-                    for e in events {
-                        after = e.seq;
-                        if e.seq > self.last_seq {
-                            return;
-                        }
-                        if tx.send(Arc::from(e.json)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "replay read failed");
-                    return;
-                }
-            }
-        }
+        Replay::Store { after: k, upto: self.last_seq }
     }
 }

@@ -10,6 +10,7 @@
 pub mod cart;
 pub mod conversation;
 pub mod event_log;
+pub mod outbox;
 pub mod registry;
 pub mod tenant;
 
@@ -23,7 +24,8 @@ use engine::ports::retriever::Retriever;
 use engine::ports::store::Store;
 
 pub use conversation::Command;
-pub use event_log::{Attached, Frame, SocketId};
+pub use event_log::{Attached, Frame, Replay, SocketId};
+pub use outbox::{OUTBOX_BYTES, OutboxReceiver, OutboxSender, outbox};
 pub use registry::{ActorError, ConversationHandle, Conversations, next_socket_id};
 
 /// What the actors need from the engine, built once at start-up.

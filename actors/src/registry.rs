@@ -16,12 +16,13 @@ use engine::domain::{ConversationId, TenantId};
 use engine::events::ErrorCode;
 use engine::ports::store::TenantSettings;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::Services;
-use crate::conversation::{Command, ConvMsg, ConversationActor, ConversationArgs};
-use crate::event_log::{Attached, Frame, SocketId};
-use crate::tenant::{TenantActor, TenantMsg};
+use crate::conversation::{Command, ConvMsg, ConversationActor, ConversationArgs, StartError};
+use crate::event_log::{Attached, SocketId};
+use crate::outbox::OutboxSender;
+use crate::tenant::{TenantActor, TenantMsg, UnknownTenant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActorError {
@@ -32,12 +33,39 @@ pub enum ActorError {
 }
 
 type ConvKey = (TenantId, ConversationId);
-type Waiter = RpcReplyPort<Result<ActorRef<ConvMsg>, String>>;
+type Waiter = RpcReplyPort<Result<ActorRef<ConvMsg>, StartFailure>>;
+
+/// Why an actor could not be started, as a type (never matched by its text).
+#[derive(Clone, Debug)]
+pub enum StartFailure {
+    NotFound,
+    Failed(String),
+}
+
+impl StartFailure {
+    fn of(e: ractor::SpawnErr) -> Self {
+        if let ractor::SpawnErr::StartupFailed(inner) = &e
+            && (inner.downcast_ref::<StartError>().is_some() || inner.downcast_ref::<UnknownTenant>().is_some())
+        {
+            return StartFailure::NotFound;
+        }
+        StartFailure::Failed(e.to_string())
+    }
+}
+
+impl From<StartFailure> for ActorError {
+    fn from(f: StartFailure) -> Self {
+        match f {
+            StartFailure::NotFound => ActorError::NotFound,
+            StartFailure::Failed(e) => ActorError::Unavailable(e),
+        }
+    }
+}
 
 pub enum RegistryMsg {
     Conversation { tenant: TenantId, conversation: ConversationId, reply: Waiter },
-    Started { key: ConvKey, result: Result<ActorRef<ConvMsg>, String> },
-    Tenant { tenant: TenantId, reply: RpcReplyPort<Result<ActorRef<TenantMsg>, String>> },
+    Started { key: ConvKey, result: Result<ActorRef<ConvMsg>, StartFailure> },
+    Tenant { tenant: TenantId, reply: RpcReplyPort<Result<ActorRef<TenantMsg>, StartFailure>> },
     Live(RpcReplyPort<usize>),
 }
 
@@ -105,7 +133,7 @@ impl Actor for Registry {
                             let result = Actor::spawn_linked(None, ConversationActor, args, supervisor)
                                 .await
                                 .map(|(actor, _)| actor)
-                                .map_err(|e| e.to_string());
+                                .map_err(StartFailure::of);
                             let _ = registry.send_message(RegistryMsg::Started { key, result });
                         });
                     }
@@ -165,13 +193,13 @@ impl Actor for Registry {
     }
 }
 
-async fn tenant_actor(myself: &ActorRef<RegistryMsg>, state: &mut RegistryState, tenant: &TenantId) -> Result<ActorRef<TenantMsg>, String> {
+async fn tenant_actor(myself: &ActorRef<RegistryMsg>, state: &mut RegistryState, tenant: &TenantId) -> Result<ActorRef<TenantMsg>, StartFailure> {
     if let Some(a) = state.tenants.get(tenant) {
         return Ok(a.clone());
     }
     let (a, _) = Actor::spawn_linked(None, TenantActor, (tenant.clone(), state.services.store.clone()), myself.get_cell())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(StartFailure::of)?;
     state.tenants.insert(tenant.clone(), a.clone());
     Ok(a)
 }
@@ -208,19 +236,19 @@ impl Conversations {
             .map_err(|e| ActorError::Unavailable(e.to_string()))?;
         match r {
             ractor::rpc::CallResult::Success(Ok(actor)) => Ok(ConversationHandle { actor }),
-            ractor::rpc::CallResult::Success(Err(e)) if e.contains("not found") => Err(ActorError::NotFound),
-            ractor::rpc::CallResult::Success(Err(e)) => Err(ActorError::Unavailable(e)),
+            ractor::rpc::CallResult::Success(Err(e)) => Err(e.into()),
             _ => Err(ActorError::Unavailable("registry did not answer".into())),
         }
     }
 
-    /// Attaches a socket, retrying once if the actor was just passivating.
+    /// Attaches a socket, retrying if the actor was just passivating. Attaching the
+    /// same socket id again replaces its earlier attachment.
     pub async fn attach(
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
         socket: SocketId,
-        tx: mpsc::Sender<Frame>,
+        tx: OutboxSender,
         resume_from: Option<i64>,
     ) -> Result<(ConversationHandle, Attached), ActorError> {
         for _ in 0..5 {
@@ -259,8 +287,7 @@ impl Conversations {
             .map_err(|e| ActorError::Unavailable(e.to_string()))?;
         match r {
             ractor::rpc::CallResult::Success(Ok(a)) => Ok(a),
-            ractor::rpc::CallResult::Success(Err(e)) if e.contains("unknown tenant") => Err(ActorError::NotFound),
-            ractor::rpc::CallResult::Success(Err(e)) => Err(ActorError::Unavailable(e)),
+            ractor::rpc::CallResult::Success(Err(e)) => Err(e.into()),
             _ => Err(ActorError::Unavailable("registry did not answer".into())),
         }
     }
@@ -292,6 +319,7 @@ impl ConversationHandle {
     }
 
     /// Test hook: makes this conversation's actor panic, as a bug would.
+    #[cfg(feature = "test-hooks")]
     pub fn inject_panic(&self) {
         let _ = self.actor.send_message(ConvMsg::Crash);
     }

@@ -23,6 +23,11 @@ pub enum TenantMsg {
 
 pub struct TenantActor;
 
+/// A tenant actor was asked for a tenant the store does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown tenant {0}")]
+pub struct UnknownTenant(pub TenantId);
+
 pub struct TenantState {
     pub settings: TenantSettings,
     pub catalog_version: i64,
@@ -38,7 +43,7 @@ impl Actor for TenantActor {
     type Arguments = (TenantId, Arc<dyn Store>);
 
     async fn pre_start(&self, _myself: ActorRef<TenantMsg>, (tenant, store): Self::Arguments) -> Result<TenantState, ActorProcessingErr> {
-        let t = store.get_tenant(&tenant).await?.ok_or_else(|| format!("unknown tenant {tenant}"))?;
+        let t = store.get_tenant(&tenant).await?.ok_or_else(|| UnknownTenant(tenant.clone()))?;
         let catalog_version = store.catalog_version(&tenant).await?;
         let month = month_start(Utc::now());
         let used = store.count_shopper_messages(&tenant, month).await?.max(0) as u64;

@@ -8,15 +8,17 @@ use chrono::Utc;
 
 use crate::catalog::CatalogCache;
 use crate::domain::{
-    Cart, CommandId, ConversationId, DomainError, Order, OrderId, ProductId, Quantity, SetQuantity,
+    Cart, ConversationId, DomainError, Order, OrderId, ProductId, Quantity, SetQuantity,
     TenantId, VariantId,
 };
 use crate::events::ErrorCode;
 use crate::group_commit::{GroupCommit, GroupWrite};
 use crate::ports::store::{CartSave, Store, StoreError, StoreResult};
 
-/// A change (or read) of one cart.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A change (or read) of one cart. Serialised (JSON) into the `ack` event of a
+/// shopper's command, so an acknowledged command can be applied after a crash.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum CartOp {
     Add { product_id: ProductId, variant_id: Option<VariantId>, quantity: i64 },
     Set { product_id: ProductId, variant_id: Option<VariantId>, quantity: i64 },
@@ -31,6 +33,22 @@ pub enum CartOutcome {
     Cart(Cart),
     /// An order was placed; the cart is now empty.
     Placed { order: Order, cart: Cart },
+}
+
+impl CartOp {
+    /// Whether applying it may change the cart (a `Get` never does, so its `ack`
+    /// carries no command and nothing re-applies it after a crash).
+    pub fn changes_cart(&self) -> bool {
+        !matches!(self, CartOp::Get)
+    }
+}
+
+/// What applying one operation did: its outcome, and the cart as it now is in the
+/// store (for a refused shopper command, the same lines with `applied_seq` moved on).
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub result: Result<CartOutcome, CartFailure>,
+    pub cart: Cart,
 }
 
 impl CartOutcome {
@@ -117,17 +135,56 @@ impl CartService {
         Ok(self.store().load_cart(tenant, conversation).await?.unwrap_or_else(|| Cart::empty(currency)))
     }
 
-    /// Applies `op` to `cart` and persists the result (with `command`, so it is applied
-    /// once). Returns the outcome; on failure nothing was written.
+    /// Applies `op` to `cart` and persists the result.
+    ///
+    /// `applied` is the `seq` of the `ack` of the shopper command this is (`None` for
+    /// an assistant's tool call): the cart is saved with it as its `applied_seq`, also
+    /// when the command is refused (the lines unchanged), so each acknowledged command
+    /// is decided exactly once — a conversation rebuilt after a crash re-applies only
+    /// the acknowledged commands above its cart's `applied_seq`. A command at or below
+    /// it was already applied and changes nothing. A failure to reach the store is
+    /// `unavailable` and writes nothing: the caller may try again.
     pub async fn apply(
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
         cart: &Cart,
         op: &CartOp,
-        command: Option<&CommandId>,
-    ) -> Result<CartOutcome, CartFailure> {
-        let catalog = self.catalog.get(tenant).await?;
+        applied: Option<i64>,
+    ) -> Applied {
+        if let Some(seq) = applied
+            && seq <= cart.applied_seq
+            && op.changes_cart()
+        {
+            return Applied { result: Ok(CartOutcome::Cart(cart.clone())), cart: cart.clone() };
+        }
+        match self.decide(tenant, conversation, cart, op, applied).await {
+            Ok(outcome) => Applied { cart: outcome.cart().clone(), result: Ok(outcome) },
+            Err(Refusal::Store(f)) => Applied { result: Err(f), cart: cart.clone() },
+            Err(Refusal::Rule(f)) => match applied {
+                // A refused shopper command is decided too: record that with the cart.
+                Some(seq) if op.changes_cart() => {
+                    let mut marked = cart.clone();
+                    marked.applied_seq = seq;
+                    match self.save(tenant, conversation, marked).await {
+                        Ok(marked) => Applied { result: Err(f), cart: marked },
+                        Err(e) => Applied { result: Err(CartFailure::from(e)), cart: cart.clone() },
+                    }
+                }
+                _ => Applied { result: Err(f), cart: cart.clone() },
+            },
+        }
+    }
+
+    async fn decide(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        cart: &Cart,
+        op: &CartOp,
+        applied: Option<i64>,
+    ) -> Result<CartOutcome, Refusal> {
+        let catalog = self.catalog.get(tenant).await.map_err(Refusal::store)?;
         let product = |id: &ProductId| {
             catalog
                 .product(id)
@@ -141,16 +198,16 @@ impl CartService {
             }
             f
         };
-        let next = match op {
+        let mut next = match op {
             CartOp::Get => return Ok(CartOutcome::Cart(cart.clone())),
             CartOp::Add { product_id, variant_id, quantity } => {
                 let p = product(product_id)?;
-                let q = Quantity::parse(*quantity)?;
+                let q = Quantity::parse(*quantity).map_err(CartFailure::from)?;
                 cart.add(&p, variant_id.as_ref(), q).map_err(|e| with_product(product_id, e))?
             }
             CartOp::Set { product_id, variant_id, quantity } => {
                 let p = product(product_id)?;
-                let q = SetQuantity::parse(*quantity)?;
+                let q = SetQuantity::parse(*quantity).map_err(CartFailure::from)?;
                 cart.set(&p, variant_id.as_ref(), q).map_err(|e| with_product(product_id, e))?
             }
             CartOp::Remove { product_id, variant_id } => {
@@ -158,7 +215,7 @@ impl CartService {
             }
             CartOp::Checkout => {
                 if cart.is_empty() {
-                    return Err(DomainError::EmptyCart.into());
+                    return Err(CartFailure::from(DomainError::EmptyCart).into());
                 }
                 // Prices come from the catalog at the moment of the order.
                 let priced = cart.reprice(|v| catalog.variant(v));
@@ -172,20 +229,46 @@ impl CartService {
                     status: "placed".into(),
                     created_at: Utc::now(),
                 };
-                let emptied = priced.cleared();
-                self.store().place_order(&order, &emptied, command).await?;
+                let mut emptied = priced.cleared();
+                if let Some(seq) = applied {
+                    emptied.applied_seq = seq;
+                }
+                self.store().place_order(&order, &emptied, None).await.map_err(Refusal::from_store)?;
                 return Ok(CartOutcome::Placed { order, cart: emptied });
             }
         };
-        let next = match command {
-            // A command id must be recorded with the cart, in its own transaction.
-            Some(_) => {
-                self.store().save_cart(tenant, conversation, &next, command).await?;
-                next
-            }
-            None => self.save(tenant, conversation, next).await?,
-        };
+        if let Some(seq) = applied {
+            next.applied_seq = seq;
+        }
+        let next = self.save(tenant, conversation, next).await.map_err(Refusal::store)?;
         Ok(CartOutcome::Cart(next))
+    }
+}
+
+/// Why `decide` did not change the cart: a rule refused it (a decision, recorded for a
+/// shopper's command), or the store could not be reached (nothing decided).
+enum Refusal {
+    Rule(CartFailure),
+    Store(CartFailure),
+}
+
+impl Refusal {
+    fn store(e: StoreError) -> Self {
+        Refusal::Store(CartFailure::from(e))
+    }
+
+    /// A store error at checkout: out of stock is a decision, the rest is not.
+    fn from_store(e: StoreError) -> Self {
+        match e {
+            StoreError::OutOfStock { .. } | StoreError::NotFound => Refusal::Rule(CartFailure::from(e)),
+            other => Refusal::store(other),
+        }
+    }
+}
+
+impl From<CartFailure> for Refusal {
+    fn from(f: CartFailure) -> Self {
+        Refusal::Rule(f)
     }
 }
 

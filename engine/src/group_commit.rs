@@ -30,9 +30,14 @@ pub trait GroupWrite: Send + Sync + 'static {
 
 type Reply<I> = oneshot::Sender<(I, StoreResult<()>)>;
 
+/// Writes that may wait for the writer at most; a caller past it waits for room
+/// (backpressure to the conversation logs and cart actors, which refuse new commands
+/// rather than queue them without bound).
+pub const QUEUE_CAPACITY: usize = 8192;
+
 /// The handle callers submit through; cheap to clone.
 pub struct GroupCommit<W: GroupWrite> {
-    tx: mpsc::UnboundedSender<(W::Item, Reply<W::Item>)>,
+    tx: mpsc::Sender<(W::Item, Reply<W::Item>)>,
 }
 
 impl<W: GroupWrite> Clone for GroupCommit<W> {
@@ -45,7 +50,12 @@ impl<W: GroupWrite> GroupCommit<W> {
     /// Starts the writer task on the current runtime; a group weighs at most
     /// `max_weight` (a single heavier item still goes, alone).
     pub fn start(writer: W, max_weight: usize) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(W::Item, Reply<W::Item>)>();
+        Self::start_with_capacity(writer, max_weight, QUEUE_CAPACITY)
+    }
+
+    /// As `start`, with at most `capacity` writes waiting.
+    pub fn start_with_capacity(writer: W, max_weight: usize, capacity: usize) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(W::Item, Reply<W::Item>)>(capacity);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut weight = W::weight(&first.0);
@@ -79,7 +89,7 @@ impl<W: GroupWrite> GroupCommit<W> {
     pub async fn submit(&self, item: W::Item) -> (Option<W::Item>, StoreResult<()>) {
         let stopped = || StoreError::Database("the group-commit writer has stopped".into());
         let (reply, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError((item, _))) = self.tx.send((item, reply)) {
+        if let Err(mpsc::error::SendError((item, _))) = self.tx.send((item, reply)).await {
             return (Some(item), Err(stopped()));
         }
         match rx.await {
@@ -116,6 +126,49 @@ mod tests {
             }
             self.0.lock().unwrap().push(vec![*item]);
             Ok(())
+        }
+    }
+
+    /// Holds every write until released.
+    struct Gate(Arc<tokio::sync::Semaphore>);
+
+    #[async_trait]
+    impl GroupWrite for Gate {
+        type Item = u32;
+        fn weight(_: &u32) -> usize {
+            1
+        }
+        async fn write_group(&self, _: &[u32]) -> StoreResult<()> {
+            let _ = self.0.acquire().await;
+            Ok(())
+        }
+        async fn write_one(&self, _: &u32) -> StoreResult<()> {
+            let _ = self.0.acquire().await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_is_bounded_and_callers_wait_for_room() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let writer = GroupCommit::start_with_capacity(Gate(gate.clone()), 1, 4);
+        // One write is held by the writer, four wait in the queue; the sixth caller
+        // cannot even queue.
+        let mut held = Vec::new();
+        for i in 0..5u32 {
+            let w = writer.clone();
+            held.push(tokio::spawn(async move { w.submit(i).await }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let w = writer.clone();
+        let sixth = tokio::spawn(async move { w.submit(5).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(writer.tx.capacity(), 0, "the queue is full");
+        assert!(!sixth.is_finished());
+        gate.add_permits(100);
+        assert!(sixth.await.unwrap().1.is_ok());
+        for h in held {
+            assert!(h.await.unwrap().1.is_ok());
         }
     }
 

@@ -54,6 +54,11 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// How long a client has to send `hello`.
     pub hello_timeout: Duration,
+    /// Bytes of events one socket may have waiting; past it that socket is closed
+    /// (4008) and the client resumes.
+    pub ws_outbox_bytes: usize,
+    /// A write the client does not take within this long closes its socket (4008).
+    pub ws_write_timeout: Duration,
 }
 
 impl Default for Config {
@@ -71,6 +76,8 @@ impl Default for Config {
             session_secret: None,
             idle_timeout: Duration::from_secs(300),
             hello_timeout: Duration::from_secs(10),
+            ws_outbox_bytes: actors::OUTBOX_BYTES,
+            ws_write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -117,6 +124,17 @@ impl Config {
         if let Some(v) = non_empty("AISLE_IDLE_TIMEOUT_MS") {
             let ms: u64 = v.parse().map_err(|_| ConfigError { var: "AISLE_IDLE_TIMEOUT_MS", message: format!("{v:?} is not a number of milliseconds") })?;
             c.idle_timeout = Duration::from_millis(ms.max(10));
+        }
+        if let Some(v) = non_empty("AISLE_WS_OUTBOX_BYTES") {
+            let n: usize = v.parse().map_err(|_| ConfigError { var: "AISLE_WS_OUTBOX_BYTES", message: format!("{v:?} is not a number of bytes") })?;
+            if n < 1024 {
+                return Err(ConfigError { var: "AISLE_WS_OUTBOX_BYTES", message: "must be at least 1024".into() });
+            }
+            c.ws_outbox_bytes = n;
+        }
+        if let Some(v) = non_empty("AISLE_WS_WRITE_TIMEOUT_MS") {
+            let ms: u64 = v.parse().map_err(|_| ConfigError { var: "AISLE_WS_WRITE_TIMEOUT_MS", message: format!("{v:?} is not a number of milliseconds") })?;
+            c.ws_write_timeout = Duration::from_millis(ms.max(100));
         }
         for unsupported in ["AISLE_AMQP_URL", "AISLE_REDIS_URL"] {
             if non_empty(unsupported).is_some() {

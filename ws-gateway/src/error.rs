@@ -34,6 +34,10 @@ pub mod close {
     pub const TRY_AGAIN_LATER: u16 = 1013;
     /// A frame above the hard limit.
     pub const TOO_BIG: u16 = 1009;
+    /// The client stopped reading: its queue of events passed `actors::OUTBOX_BYTES`,
+    /// or a write waited longer than the write timeout. The conversation is intact;
+    /// the client reconnects and resumes with `resume_from_seq`.
+    pub const TOO_SLOW: u16 = 4008;
     pub const INTERNAL: u16 = 1011;
 }
 

@@ -37,11 +37,16 @@ pub struct Cart {
     pub version: i64,
     pub currency: Currency,
     pub lines: Vec<CartLine>,
+    /// The `seq` of the `ack` of the last shopper command this cart has applied (or
+    /// refused): saved with the cart, so a conversation rebuilt after a crash knows
+    /// which acknowledged commands it still has to apply. Not part of the wire view.
+    #[serde(default)]
+    pub applied_seq: i64,
 }
 
 impl Cart {
     pub fn empty(currency: Currency) -> Self {
-        Self { version: 0, currency, lines: Vec::new() }
+        Self { version: 0, currency, lines: Vec::new(), applied_seq: 0 }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,7 +105,7 @@ impl Cart {
 
     /// The empty cart that follows a placed order.
     pub fn cleared(&self) -> Cart {
-        Cart { version: self.version + 1, currency: self.currency, lines: Vec::new() }
+        Cart { version: self.version + 1, currency: self.currency, lines: Vec::new(), applied_seq: self.applied_seq }
     }
 
     /// Refreshes titles and prices from the catalog (a product that is gone keeps its

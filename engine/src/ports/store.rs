@@ -100,6 +100,20 @@ pub struct StoredEvent {
     pub json: String,
     /// The client command this event acknowledges (only `ack` events carry one).
     pub command_id: Option<String>,
+    /// For the `ack` of a cart command that changes the cart: the command itself
+    /// (`CartOp` as JSON), so a conversation rebuilt after a crash can apply what was
+    /// acknowledged but not yet applied (see `Cart::applied_seq`).
+    pub command: Option<String>,
+}
+
+/// An acknowledged cart command, as `Store::pending_commands` finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingCommand {
+    /// The `seq` of its `ack`.
+    pub seq: i64,
+    pub command_id: String,
+    /// The `CartOp` as JSON.
+    pub command: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,8 +263,14 @@ pub trait Store: Send + Sync + 'static {
     /// Events with `seq > after`, in order, at most `limit`.
     async fn events_after(&self, tenant: &TenantId, conversation: &ConversationId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
     async fn last_seq(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<i64>;
-    /// Every command id the conversation acknowledged, with its ack's `seq`.
-    async fn command_acks(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<(String, i64)>>;
+    /// The command ids the conversation acknowledged last (at most `limit`, the newest),
+    /// with their acks' `seq`, in `seq` order.
+    async fn command_acks(&self, tenant: &TenantId, conversation: &ConversationId, limit: u32) -> StoreResult<Vec<(String, i64)>>;
+    /// The `seq` of the ack of one command id, if the conversation acknowledged it.
+    async fn command_ack(&self, tenant: &TenantId, conversation: &ConversationId, command_id: &str) -> StoreResult<Option<i64>>;
+    /// The acknowledged cart commands that carry a command body and whose ack's `seq`
+    /// is above `after` (a cart's `applied_seq`), in `seq` order.
+    async fn pending_commands(&self, tenant: &TenantId, conversation: &ConversationId, after: i64) -> StoreResult<Vec<PendingCommand>>;
     async fn append_message(&self, tenant: &TenantId, conversation: &ConversationId, message: &TranscriptMessage) -> StoreResult<()>;
     async fn transcript(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<TranscriptMessage>>;
     /// How many shopper messages the tenant's conversations received since `since`.
@@ -262,7 +282,8 @@ pub trait Store: Send + Sync + 'static {
     async fn load_cart(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Option<Cart>>;
     /// Whether this cart command id was already applied (and the cart version it made).
     async fn cart_command(&self, tenant: &TenantId, conversation: &ConversationId, command: &CommandId) -> StoreResult<Option<i64>>;
-    /// Saves the cart, recording `command` as applied in the same transaction.
+    /// Saves the cart (with its `applied_seq`), recording `command` as applied in the
+    /// same transaction.
     async fn save_cart(&self, tenant: &TenantId, conversation: &ConversationId, cart: &Cart, command: Option<&CommandId>) -> StoreResult<()>;
     /// Saves the carts of several conversations in one write (group commit), with no
     /// command records. A cart that is not its tenant's is never written; on an error

@@ -9,6 +9,7 @@ mod recommend;
 mod retrieval;
 mod store;
 mod store_admin;
+mod store_commands;
 mod store_groups;
 mod support;
 mod vectors;

@@ -68,6 +68,7 @@ pub(crate) fn event(seq: i64, command: Option<&str>) -> StoredEvent {
         kind: kind.into(),
         json: format!(r#"{{"type":"{kind}","seq":{seq}}}"#),
         command_id: command.map(str::to_string),
+        command: None,
     }
 }
 
@@ -326,7 +327,7 @@ async fn events_append_read_and_acks(store: Arc<dyn Store>) {
     assert_eq!(store.events_after(&t, &c, 1, 1).await.unwrap(), vec![batch[1].clone()]);
     assert!(store.events_after(&t, &c, 3, 10).await.unwrap().is_empty());
     assert_eq!(store.last_seq(&t, &c).await.unwrap(), 3);
-    assert_eq!(store.command_acks(&t, &c).await.unwrap(), vec![("cmd-1".into(), 1), ("cmd-2".into(), 3)]);
+    assert_eq!(store.command_acks(&t, &c, 100).await.unwrap(), vec![("cmd-1".into(), 1), ("cmd-2".into(), 3)]);
 
     // A batch with a used seq fails as a whole.
     let dup = store.append_events(&t, &c, &[event(4, None), event(3, None)]).await;
@@ -355,7 +356,7 @@ async fn event_log_is_isolated_between_tenants(store: Arc<dyn Store>) {
 
     assert!(store.events_after(&b, &ca, 0, 100).await.unwrap().is_empty());
     assert_eq!(store.last_seq(&b, &ca).await.unwrap(), 0);
-    assert!(store.command_acks(&b, &ca).await.unwrap().is_empty());
+    assert!(store.command_acks(&b, &ca, 100).await.unwrap().is_empty());
     assert!(matches!(store.append_events(&b, &ca, &[event(3, None)]).await, Err(StoreError::NotFound)));
     assert_eq!(store.last_seq(&a, &ca).await.unwrap(), 2);
 }

@@ -25,7 +25,7 @@ async fn event_groups_commit_together_or_not_at_all(store: Arc<dyn Store>) {
     store.append_event_groups(&groups).await.expect("group write");
     assert_eq!(store.events_after(&a, &ca, 0, 100).await.unwrap(), ea.to_vec());
     assert_eq!(store.events_after(&b, &cb, 0, 100).await.unwrap(), eb);
-    assert_eq!(store.command_acks(&a, &ca).await.unwrap(), vec![("cmd-1".into(), 1)]);
+    assert_eq!(store.command_acks(&a, &ca, 100).await.unwrap(), vec![("cmd-1".into(), 1)]);
 
     // A group naming B's conversation as A's writes nothing at all.
     let more_a = [event(3, None)];
@@ -87,7 +87,7 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
     let before = std::fs::metadata(&db).unwrap().len();
     let padding = "x".repeat(2000);
     let events: Vec<StoredEvent> = (1..=500)
-        .map(|seq| StoredEvent { seq, kind: "cart".into(), json: format!(r#"{{"seq":{seq},"pad":"{padding}"}}"#), command_id: None })
+        .map(|seq| StoredEvent { seq, kind: "cart".into(), json: format!(r#"{{"seq":{seq},"pad":"{padding}"}}"#), command_id: None, command: None })
         .collect();
     for chunk in events.chunks(50) {
         store.append_events(&t, &c, chunk).await.unwrap();

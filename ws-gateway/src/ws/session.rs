@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
-use actors::{ActorError, Attached, ConversationHandle, Frame as Outbound, SocketId, next_socket_id};
+use actors::{ActorError, Attached, ConversationHandle, OutboxReceiver, Replay, SocketId, next_socket_id};
 use chrono::Utc;
 use engine::domain::{ConversationId, TenantId};
 use engine::events::ErrorCode;
 use engine::ports::store::{ConversationRecord, Deployment};
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use crate::error::close;
 use crate::session_token::Session as TokenSession;
@@ -26,16 +25,80 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Re-attaches after the conversation's actor went away (a crash): more than this in
 /// a socket's life and it is closed instead.
 const MAX_REATTACH: u32 = 5;
+/// Closing writes (a refusal, a close frame) wait at most this long for the client.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events read from the store per page when a resume reaches back past the memory window.
+const REPLAY_PAGE: u32 = 256;
+
+/// Why a write to the client failed.
+enum WriteError {
+    /// The connection is gone.
+    Closed,
+    /// The client did not take the frame in time.
+    TooSlow,
+}
+
+/// A write the client must take within `AISLE_WS_WRITE_TIMEOUT_MS`.
+async fn write(state: &AppState, session: &mut Session, text: &str) -> Result<(), WriteError> {
+    match tokio::time::timeout(state.config.ws_write_timeout, session.text(text.to_string())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(WriteError::Closed),
+        Err(_) => Err(WriteError::TooSlow),
+    }
+}
+
+/// Sends the events a resuming socket missed (`Attached::replay`): from the log's
+/// memory, or page by page from the store. Live events wait in the socket's outbox
+/// meanwhile, so the conversation never waits for a replay, however deep.
+async fn replay(state: &AppState, session: &mut Session, tenant: &TenantId, conversation: &ConversationId, replay: Replay, last_seq: &mut i64) -> Result<(), WriteError> {
+    match replay {
+        Replay::Nothing => Ok(()),
+        Replay::Frames(frames) => {
+            for frame in frames {
+                write(state, session, &frame).await?;
+                if let Some(seq) = frame_seq(&frame) {
+                    *last_seq = (*last_seq).max(seq);
+                }
+            }
+            Ok(())
+        }
+        Replay::Store { after, upto } => {
+            let mut after = after;
+            while after < upto {
+                let page = match state.store.events_after(tenant, conversation, after, REPLAY_PAGE).await {
+                    Ok(page) if !page.is_empty() => page,
+                    Ok(_) => return Ok(()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "replay read failed");
+                        return Err(WriteError::Closed);
+                    }
+                };
+                for e in page {
+                    if e.seq > upto {
+                        return Ok(());
+                    }
+                    after = e.seq;
+                    write(state, session, &e.json).await?;
+                    *last_seq = (*last_seq).max(e.seq);
+                    state.metrics.ws_frame_out();
+                }
+            }
+            Ok(())
+        }
+    }
+}
 
 /// An error frame before `welcome` (no `seq`), then the close.
 async fn refuse(mut session: Session, code: ErrorCode, message: &str, close_code: u16) {
     let frame = json!({"type": "error", "code": code.as_str(), "message": message, "id": null});
-    let _ = session.text(frame.to_string()).await;
-    let _ = session.close(Some(CloseReason { code: CloseCode::Other(close_code), description: Some(message.to_string()) })).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, session.text(frame.to_string())).await;
+    let reason = CloseReason { code: CloseCode::Other(close_code), description: Some(message.to_string()) };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, session.close(Some(reason))).await;
 }
 
 async fn close_with(session: Session, code: u16, why: &str) {
-    let _ = session.close(Some(CloseReason { code: CloseCode::Other(code), description: Some(why.to_string()) })).await;
+    let reason = CloseReason { code: CloseCode::Other(code), description: Some(why.to_string()) };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, session.close(Some(reason))).await;
 }
 
 /// Waits for the first text frame, answering pings meanwhile.
@@ -152,8 +215,8 @@ fn frame_seq(frame: &str) -> Option<i64> {
     rest[..end].parse().ok()
 }
 
-async fn attach(state: &AppState, tenant: &TenantId, conversation: &ConversationId, socket: SocketId, resume_from: Option<i64>) -> Result<(ConversationHandle, Attached, mpsc::Receiver<Outbound>), ActorError> {
-    let (tx, rx) = mpsc::channel(actors::event_log::SUBSCRIBER_BUFFER);
+async fn attach(state: &AppState, tenant: &TenantId, conversation: &ConversationId, socket: SocketId, resume_from: Option<i64>) -> Result<(ConversationHandle, Attached, OutboxReceiver), ActorError> {
+    let (tx, rx) = actors::outbox(state.config.ws_outbox_bytes);
     let (handle, attached) = state.conversations.attach(tenant, conversation, socket, tx, resume_from).await?;
     Ok((handle, attached, rx))
 }
@@ -171,7 +234,7 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
         }
     };
     // Welcome first: attach (which queues any replay) and only then read the queue.
-    let (mut handle, attached, mut rx) = match attach(state, &tenant, &conversation, socket, resume_from).await {
+    let (mut handle, mut attached, mut rx) = match attach(state, &tenant, &conversation, socket, resume_from).await {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(error = %e, "attaching to the conversation failed");
@@ -192,11 +255,19 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
         "bot": {"name": settings.bot_name, "greeting": settings.greeting},
         "cart": attached.cart,
     });
-    if session.text(welcome.to_string()).await.is_err() {
+    if write(state, &mut session, &welcome.to_string()).await.is_err() {
         handle.detach(socket);
         return;
     }
     let mut last_seq = resume_from.unwrap_or(attached.seq).max(0);
+    let first_replay = std::mem::replace(&mut attached.replay, Replay::Nothing);
+    if let Err(e) = replay(state, &mut session, &tenant, &conversation, first_replay, &mut last_seq).await {
+        handle.detach(socket);
+        if let WriteError::TooSlow = e {
+            close_with(session, close::TOO_SLOW, "events not read in time; resume with resume_from_seq").await;
+        }
+        return;
+    }
     let mut reattached = 0u32;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
@@ -209,21 +280,33 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
                         last_seq = last_seq.max(seq);
                     }
                     state.metrics.ws_frame_out();
-                    if session.text(frame.to_string()).await.is_err() {
-                        break None;
+                    match write(state, &mut session, &frame).await {
+                        Ok(()) => {}
+                        Err(WriteError::Closed) => break None,
+                        Err(WriteError::TooSlow) => break Some((close::TOO_SLOW, "events not read in time; resume with resume_from_seq")),
                     }
                 }
+                None if rx.overflowed() => {
+                    // We fell behind by more than the outbox holds: this socket goes,
+                    // the conversation stays; the client resumes from its last seq.
+                    break Some((close::TOO_SLOW, "events not read in time; resume with resume_from_seq"));
+                }
                 None => {
-                    // The conversation's actor went away (or dropped us for being slow):
-                    // attach again and resume after the last event we delivered.
+                    // The conversation's actor went away: attach again and resume after
+                    // the last event we delivered.
                     reattached += 1;
                     if reattached > MAX_REATTACH {
                         break Some((close::TRY_AGAIN_LATER, "conversation unavailable"));
                     }
                     match attach(state, &tenant, &conversation, socket, Some(last_seq)).await {
-                        Ok((h, _, r)) => {
+                        Ok((h, a, r)) => {
                             handle = h;
                             rx = r;
+                            match replay(state, &mut session, &tenant, &conversation, a.replay, &mut last_seq).await {
+                                Ok(()) => {}
+                                Err(WriteError::Closed) => break None,
+                                Err(WriteError::TooSlow) => break Some((close::TOO_SLOW, "events not read in time; resume with resume_from_seq")),
+                            }
                         }
                         Err(_) => break Some((close::TRY_AGAIN_LATER, "conversation unavailable")),
                     }
@@ -240,9 +323,14 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
                             // (rebuilt from the store) and hand it the command.
                             reattached += 1;
                             match attach(state, &tenant, &conversation, socket, Some(last_seq)).await {
-                                Ok((h, _, r)) if reattached <= MAX_REATTACH && h.command(socket, command).is_ok() => {
+                                Ok((h, a, r)) if reattached <= MAX_REATTACH && h.command(socket, command).is_ok() => {
                                     handle = h;
                                     rx = r;
+                                    match replay(state, &mut session, &tenant, &conversation, a.replay, &mut last_seq).await {
+                                        Ok(()) => {}
+                                        Err(WriteError::Closed) => break None,
+                                        Err(WriteError::TooSlow) => break Some((close::TOO_SLOW, "events not read in time; resume with resume_from_seq")),
+                                    }
                                 }
                                 _ => break Some((close::TRY_AGAIN_LATER, "conversation unavailable")),
                             }
@@ -252,7 +340,7 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
                         let _ = handle.reject(None, ErrorCode::BadRequest, "binary frames are not supported; send JSON text".into());
                     }
                     Ok(AggregatedMessage::Ping(b)) => {
-                        let _ = session.pong(&b).await;
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, session.pong(&b)).await;
                     }
                     Ok(AggregatedMessage::Pong(_)) => {}
                     Ok(AggregatedMessage::Close(_)) => break None,
@@ -266,8 +354,10 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
                 if last_heard.elapsed() > CLIENT_TIMEOUT {
                     break Some((1001, "no heartbeat"));
                 }
-                if session.ping(b"").await.is_err() {
-                    break None;
+                match tokio::time::timeout(state.config.ws_write_timeout, session.ping(b"")).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break None,
+                    Err(_) => break Some((close::TOO_SLOW, "events not read in time; resume with resume_from_seq")),
                 }
             }
         }
@@ -276,7 +366,7 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
     if let Some((code, why)) = close_reason {
         close_with(session, code, why).await;
     } else {
-        let _ = session.close(None).await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, session.close(None)).await;
     }
 }
 
@@ -289,7 +379,7 @@ async fn inbound(session: &mut Session, handle: &ConversationHandle, socket: Soc
     }
     match protocol::parse(text) {
         Ok(Frame::Ping) => {
-            let _ = session.text(r#"{"type":"pong"}"#).await;
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, session.text(r#"{"type":"pong"}"#)).await;
         }
         Ok(Frame::Hello(_)) => {
             let _ = handle.reject(None, ErrorCode::BadRequest, "already said hello".into());

@@ -40,11 +40,21 @@ pub struct Options {
     pub hello_timeout: Duration,
     /// Whether `AISLE_PLATFORM_TOKEN` is set (to `PLATFORM_TOKEN`).
     pub platform_api: bool,
+    /// `AISLE_WS_OUTBOX_BYTES` and `AISLE_WS_WRITE_TIMEOUT_MS`.
+    pub ws_outbox_bytes: usize,
+    pub ws_write_timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { db: Db::Sqlite, idle_timeout: Duration::from_secs(300), hello_timeout: Duration::from_secs(10), platform_api: true }
+        Self {
+            db: Db::Sqlite,
+            idle_timeout: Duration::from_secs(300),
+            hello_timeout: Duration::from_secs(10),
+            platform_api: true,
+            ws_outbox_bytes: actors::OUTBOX_BYTES,
+            ws_write_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -65,6 +75,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         idle_timeout: opts.idle_timeout,
         hello_timeout: opts.hello_timeout,
         platform_token: opts.platform_api.then(|| ws_gateway::config::Secret::new(PLATFORM_TOKEN)),
+        ws_outbox_bytes: opts.ws_outbox_bytes,
+        ws_write_timeout: opts.ws_write_timeout,
         ..Config::default()
     };
     let app = match opts.db {
@@ -190,6 +202,20 @@ impl Ws {
                 Some(Ok(Message::Close(None))) => return None,
                 Some(Ok(_)) => continue,
                 _ => return None,
+            }
+        }
+    }
+
+    /// Reads until the server ends the connection: `Ok(close code)` (`None` when it
+    /// ended without a close frame), or `Err(())` when it is still open after `d`.
+    pub async fn ended_within(&mut self, d: Duration) -> Result<Option<u16>, ()> {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(deadline, self.inner.next()).await {
+                Err(_) => return Err(()),
+                Ok(Some(Ok(Message::Close(frame)))) => return Ok(frame.map(|f| u16::from(f.code))),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return Ok(None),
             }
         }
     }

@@ -7,4 +7,5 @@ mod browser;
 mod chat;
 mod helpers;
 mod resilience;
+mod slow_and_deep;
 mod ws_contract;

@@ -2,7 +2,7 @@
 //! `save_cart` and `place_order` in `queries.rs`) and the group commit of many carts
 //! (`Store::save_carts`). Every row is guarded by its conversation's tenant.
 
-/// Carts written by one statement at most (6 parameters each).
+/// Carts written by one statement at most (7 parameters each).
 pub(super) const CART_CHUNK: usize = 64;
 
 /// Saves a cart inside an open write transaction, with its command id if any. The
@@ -16,11 +16,12 @@ macro_rules! put_cart {
         // The ownership check rides in the statement: no row of another tenant's (or a
         // missing) conversation is written, and nothing is inserted then.
         let done = sqlx::query(
-            "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6 \
+            "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at, applied_seq) \
+             SELECT $1, $2, $3, $4, $5, $6, $7 \
              WHERE EXISTS (SELECT 1 FROM conversations WHERE tenant_id = $2 AND id = $1) \
              ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, \
-               currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at \
+               currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at, \
+               applied_seq = excluded.applied_seq \
              WHERE carts.tenant_id = excluded.tenant_id",
         )
         .bind(conversation.as_str())
@@ -29,6 +30,7 @@ macro_rules! put_cart {
         .bind(cart.currency.as_str())
         .bind(to_json(&cart.lines)?)
         .bind(millis(&Utc::now()))
+        .bind(cart.applied_seq)
         .execute(&mut *$tx)
         .await
         .map_err(db_err)?;
@@ -69,20 +71,21 @@ macro_rules! impl_cart_groups {
                     // As `put_cart`, for many rows: each guarded by its conversation's
                     // tenant; a short count means one was refused.
                     let mut sql = String::from(
-                        "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at) \
-                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
+                        "INSERT INTO carts (conversation_id, tenant_id, version, currency, lines, updated_at, applied_seq) \
+                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (VALUES ",
                     );
                     for i in 0..chunk.len() {
-                        let b = 1 + 6 * i;
+                        let b = 1 + 7 * i;
                         if i > 0 {
                             sql.push_str(", ");
                         }
-                        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
+                        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
                     }
                     sql.push_str(
                         ") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column2 AND c.id = v.column1) \
                          ON CONFLICT (conversation_id) DO UPDATE SET version = excluded.version, \
-                           currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at \
+                           currency = excluded.currency, lines = excluded.lines, updated_at = excluded.updated_at, \
+                           applied_seq = excluded.applied_seq \
                          WHERE carts.tenant_id = excluded.tenant_id",
                     );
                     let mut q = sqlx::query(&sql);
@@ -93,7 +96,8 @@ macro_rules! impl_cart_groups {
                             .bind(c.cart.version)
                             .bind(c.cart.currency.as_str())
                             .bind(to_json(&c.cart.lines)?)
-                            .bind(now);
+                            .bind(now)
+                            .bind(c.cart.applied_seq);
                     }
                     let done = match tx.as_mut() {
                         Some(tx) => q.execute(&mut **tx).await,

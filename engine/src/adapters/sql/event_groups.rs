@@ -4,19 +4,19 @@
 //! `queries.rs` delegates to this. (Carts have theirs in `cart_queries.rs`.)
 
 /// The multi-row event insert of `Store::append_event_groups`: `n` rows of (tenant,
-/// conversation, seq, kind, payload, command id), each written only if its
+/// conversation, seq, kind, payload, command id, command), each written only if its
 /// conversation belongs to its tenant.
 pub(super) fn group_events_sql(n: usize) -> String {
     let mut sql = String::from(
-        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id) \
-         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES ",
+        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id, command) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (VALUES ",
     );
     for i in 0..n {
-        let b = 1 + 6 * i;
+        let b = 1 + 7 * i;
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5));
+        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
     }
     sql.push_str(") AS v WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = v.column1 AND c.id = v.column2)");
     sql
@@ -48,7 +48,8 @@ macro_rules! impl_event_groups {
                             .bind(e.seq)
                             .bind(&e.kind)
                             .bind(&e.json)
-                            .bind(e.command_id.as_deref());
+                            .bind(e.command_id.as_deref())
+                            .bind(e.command.as_deref());
                     }
                     let done = match tx.as_mut() {
                         Some(tx) => q.execute(&mut **tx).await,

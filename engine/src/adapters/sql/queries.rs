@@ -471,20 +471,20 @@ macro_rules! impl_store {
                 let mut tx = if events.len() > EVENT_CHUNK { Some(self.write_tx().await?) } else { None };
                 for chunk in events.chunks(EVENT_CHUNK) {
                     let mut sql = String::from(
-                        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id) \
-                         SELECT $1, $2, v.column1, v.column2, v.column3, v.column4 FROM (VALUES ",
+                        "INSERT INTO events (tenant_id, conversation_id, seq, kind, payload, command_id, command) \
+                         SELECT $1, $2, v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES ",
                     );
                     for i in 0..chunk.len() {
-                        let b = 3 + 4 * i;
+                        let b = 3 + 5 * i;
                         if i > 0 {
                             sql.push_str(", ");
                         }
-                        sql.push_str(&format!("(${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3));
+                        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4));
                     }
                     sql.push_str(") AS v WHERE EXISTS (SELECT 1 FROM conversations WHERE tenant_id = $1 AND id = $2)");
                     let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(conversation.as_str());
                     for e in chunk {
-                        q = q.bind(e.seq).bind(&e.kind).bind(&e.json).bind(e.command_id.as_deref());
+                        q = q.bind(e.seq).bind(&e.kind).bind(&e.json).bind(e.command_id.as_deref()).bind(e.command.as_deref());
                     }
                     let done = match tx.as_mut() {
                         Some(tx) => q.execute(&mut **tx).await,
@@ -513,7 +513,7 @@ macro_rules! impl_store {
                 limit: u32,
             ) -> StoreResult<Vec<StoredEvent>> {
                 let rows = sqlx::query_as::<_, EventRow>(
-                    "SELECT seq, kind, payload, command_id FROM events \
+                    "SELECT seq, kind, payload, command_id, command FROM events \
                      WHERE tenant_id = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
                 )
                 .bind(tenant.as_str())
@@ -541,16 +541,60 @@ macro_rules! impl_store {
                 &self,
                 tenant: &TenantId,
                 conversation: &ConversationId,
+                limit: u32,
             ) -> StoreResult<Vec<(String, i64)>> {
-                sqlx::query_as::<_, (String, i64)>(
+                let mut acks = sqlx::query_as::<_, (String, i64)>(
                     "SELECT command_id, seq FROM events \
-                     WHERE tenant_id = $1 AND conversation_id = $2 AND command_id IS NOT NULL ORDER BY seq",
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND command_id IS NOT NULL \
+                     ORDER BY seq DESC LIMIT $3",
                 )
                 .bind(tenant.as_str())
                 .bind(conversation.as_str())
+                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
+                .map_err(db_err)?;
+                acks.reverse();
+                Ok(acks)
+            }
+
+            async fn command_ack(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                command_id: &str,
+            ) -> StoreResult<Option<i64>> {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT seq FROM events WHERE tenant_id = $1 AND conversation_id = $2 AND command_id = $3",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(command_id)
+                .fetch_optional(&self.pool)
+                .await
                 .map_err(db_err)
+            }
+
+            async fn pending_commands(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                after: i64,
+            ) -> StoreResult<Vec<PendingCommand>> {
+                Ok(sqlx::query_as::<_, (i64, String, String)>(
+                    "SELECT seq, command_id, command FROM events \
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND seq > $3 \
+                       AND command IS NOT NULL AND command_id IS NOT NULL ORDER BY seq",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(|(seq, command_id, command)| PendingCommand { seq, command_id, command })
+                .collect())
             }
 
             async fn count_shopper_messages(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64> {
@@ -630,7 +674,7 @@ macro_rules! impl_store {
 
             async fn load_cart(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Option<Cart>> {
                 sqlx::query_as::<_, CartRow>(
-                    "SELECT version, currency, lines FROM carts WHERE tenant_id = $1 AND conversation_id = $2",
+                    "SELECT version, currency, lines, applied_seq FROM carts WHERE tenant_id = $1 AND conversation_id = $2",
                 )
                 .bind(tenant.as_str())
                 .bind(conversation.as_str())

@@ -211,11 +211,12 @@ pub(super) struct EventRow {
     kind: String,
     payload: String,
     command_id: Option<String>,
+    command: Option<String>,
 }
 
 impl EventRow {
     pub(super) fn into_domain(self) -> StoredEvent {
-        StoredEvent { seq: self.seq, kind: self.kind, json: self.payload, command_id: self.command_id }
+        StoredEvent { seq: self.seq, kind: self.kind, json: self.payload, command_id: self.command_id, command: self.command }
     }
 }
 
@@ -241,6 +242,7 @@ pub(super) struct CartRow {
     version: i64,
     currency: String,
     lines: String,
+    applied_seq: i64,
 }
 
 impl CartRow {
@@ -249,6 +251,7 @@ impl CartRow {
             version: self.version,
             currency: currency(&self.currency)?,
             lines: from_json("cart lines", &self.lines)?,
+            applied_seq: self.applied_seq,
         })
     }
 }

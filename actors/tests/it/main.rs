@@ -1,10 +1,15 @@
 //! The actors against a real SQLite store, with a scripted model: what a shopper sees
-//! when a turn fails inside the model adapter.
+//! when a turn fails inside the model adapter; acknowledged commands applied exactly
+//! once across a crash; sockets as a set (passivation after a re-attach, a dropped
+//! slow consumer, an abandoned attach); a deep resume that never holds up the
+//! conversation; a refused write that leaves no conversation stuck.
+
+mod durability;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::{Command, Conversations, Services};
+use actors::{Command, Conversations, OutboxReceiver, Services};
 use async_trait::async_trait;
 use engine::adapters::SqliteStore;
 use engine::carts::CartService;
@@ -35,12 +40,12 @@ impl LanguageModel for Panicky {
     }
 }
 
-async fn next(rx: &mut tokio::sync::mpsc::Receiver<actors::Frame>) -> Value {
+async fn next(rx: &mut OutboxReceiver) -> Value {
     let frame = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a frame in time").expect("open");
     serde_json::from_str(&frame).unwrap()
 }
 
-async fn until(rx: &mut tokio::sync::mpsc::Receiver<actors::Frame>, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+async fn until(rx: &mut OutboxReceiver, done: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut out = Vec::new();
     loop {
         let v = next(rx).await;
@@ -85,7 +90,7 @@ async fn a_turn_that_panics_is_an_internal_error_and_the_conversation_goes_on() 
         idle_timeout: Duration::from_secs(300),
     });
     let conversations = Conversations::start(services).await.unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let (tx, mut rx) = actors::outbox(actors::OUTBOX_BYTES);
     let socket = actors::next_socket_id();
     let (handle, _) = conversations.attach(&tenant.id, &conversation.id, socket, tx, None).await.unwrap();
 

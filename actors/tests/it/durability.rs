@@ -1,0 +1,299 @@
+//! What the conversation actor promises about its commands and sockets, on a real
+//! SQLite store: an acknowledged cart command is applied exactly once even when the
+//! process died between its ack and its effect; sockets are a set; a resume from any
+//! depth never waits on the conversation; a write the store refuses leaves nothing
+//! stuck.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actors::{Command, Conversations, Replay, Services, outbox};
+use engine::adapters::SqliteStore;
+use engine::assistant::OfflineAssistant;
+use engine::carts::{CartOp, CartService};
+use engine::catalog::CatalogCache;
+use engine::domain::{CommandId, ConversationId, Currency, DeploymentId, Product, ProductId, Sku, TenantId, Variant, VariantId};
+use engine::ports::store::{ConversationRecord, Store, StoredEvent, Tenant, TenantSettings};
+use engine::retrieval::KeywordRetriever;
+use serde_json::Value;
+
+use super::{next, until};
+
+struct World {
+    dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    conversation: ConversationId,
+    product: ProductId,
+}
+
+async fn open_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(dir.path().join("aisle.db").to_str().unwrap()).await.unwrap())
+}
+
+impl World {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(&dir).await;
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            name: "Shop".into(),
+            plan: "pro".into(),
+            status: "active".into(),
+            settings: TenantSettings::default(),
+            created_at: chrono::Utc::now(),
+        };
+        store.create_tenant(&tenant).await.unwrap();
+        let conversation = ConversationRecord {
+            id: ConversationId::generate(),
+            tenant_id: tenant.id.clone(),
+            deployment_id: DeploymentId::generate(),
+            started_at: chrono::Utc::now(),
+            last_message_at: None,
+            messages: 0,
+            dialogue_state: "{}".into(),
+        };
+        store.create_conversation(&conversation).await.unwrap();
+        let mut product = Product {
+            id: ProductId::generate(),
+            tenant_id: tenant.id.clone(),
+            sku: Sku::parse("MUG").unwrap(),
+            title: "Mug".into(),
+            description_html: "A mug".into(),
+            description_text: "A mug".into(),
+            category: "Kitchen".into(),
+            tags: vec![],
+            image_url: None,
+            options: vec![],
+            currency: Currency::USD,
+            variants: vec![Variant {
+                id: VariantId::generate(),
+                sku: Sku::parse("MUG").unwrap(),
+                title: "Mug".into(),
+                options: BTreeMap::new(),
+                price_minor: 1200,
+                stock: 10_000,
+            }],
+        };
+        store.upsert_product(&mut product).await.unwrap();
+        Self { dir, store, tenant: tenant.id, conversation: conversation.id, product: product.id }
+    }
+
+    /// A fresh set of actors over the same database, as after a restart.
+    async fn start(&self, idle: Duration) -> Conversations {
+        let store = open_store(&self.dir).await;
+        let catalog = Arc::new(CatalogCache::new(store.clone()));
+        let retriever: Arc<dyn engine::ports::retriever::Retriever> = Arc::new(KeywordRetriever::new(catalog.clone()));
+        let services = Arc::new(Services {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            carts: Arc::new(CartService::new(catalog.clone())),
+            retriever: retriever.clone(),
+            model: Arc::new(OfflineAssistant::new(retriever)),
+            idle_timeout: idle,
+        });
+        Conversations::start(services).await.unwrap()
+    }
+
+    fn add(&self, id: &str, quantity: i64) -> Command {
+        Command::Cart {
+            id: CommandId::parse(id).unwrap(),
+            op: CartOp::Add { product_id: self.product.clone(), variant_id: None, quantity },
+        }
+    }
+
+    fn get(&self, id: &str) -> Command {
+        Command::Cart { id: CommandId::parse(id).unwrap(), op: CartOp::Get }
+    }
+
+    async fn quantity_in_store(&self) -> i64 {
+        let cart = self.store.load_cart(&self.tenant, &self.conversation).await.unwrap();
+        cart.map_or(0, |c| c.lines.iter().map(|l| i64::from(l.quantity)).sum())
+    }
+}
+
+fn quantity(cart_event: &Value) -> i64 {
+    cart_event["cart"]["items"].as_array().unwrap().iter().map(|i| i["quantity"].as_i64().unwrap()).sum()
+}
+
+async fn wait_until_passivated(conversations: &Conversations) {
+    for _ in 0..400 {
+        if conversations.live().await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the idle conversation was never passivated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_acknowledged_before_a_crash_is_applied_once_on_rehydration() {
+    let w = World::new().await;
+    // The crash: the ack (with its command) is durable, the cart was never written.
+    let op = CartOp::Add { product_id: w.product.clone(), variant_id: None, quantity: 3 };
+    let ack = StoredEvent {
+        seq: 1,
+        kind: "ack".into(),
+        json: r#"{"seq":1,"type":"ack","id":"add-1"}"#.into(),
+        command_id: Some("add-1".into()),
+        command: Some(serde_json::to_string(&op).unwrap()),
+    };
+    w.store.append_events(&w.tenant, &w.conversation, &[ack]).await.unwrap();
+    assert_eq!(w.quantity_in_store().await, 0);
+
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, attached) = conversations.attach(&w.tenant, &w.conversation, socket, tx, Some(1)).await.unwrap();
+    assert!(attached.seq >= 1);
+    let cart = until(&mut rx, |f| f["type"] == "cart").await.pop().unwrap();
+    assert_eq!(quantity(&cart), 3, "the acknowledged command was applied: {cart}");
+    assert_eq!(cart["seq"], 2, "its effect is the next event, with no gap");
+    let stored = w.store.load_cart(&w.tenant, &w.conversation).await.unwrap().unwrap();
+    assert_eq!(stored.applied_seq, 1);
+
+    // The shopper re-sends it (it never saw the ack): the original ack, nothing applied.
+    handle.command(socket, w.add("add-1", 3)).unwrap();
+    let again = next(&mut rx).await;
+    assert_eq!((again["type"].as_str(), again["seq"].as_i64()), (Some("ack"), Some(1)), "{again}");
+    handle.command(socket, w.get("look")).unwrap();
+    let cart = until(&mut rx, |f| f["type"] == "cart").await.pop().unwrap();
+    assert_eq!(quantity(&cart), 3, "never applied twice: {cart}");
+    handle.detach(socket);
+    drop(conversations);
+
+    // Another restart: nothing is left to apply, so nothing is applied again.
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, attached) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    assert_eq!(attached.cart.items.iter().map(|i| i.quantity).sum::<u32>(), 3);
+    handle.command(socket, w.add("add-2", 1)).unwrap();
+    let frames = until(&mut rx, |f| f["type"] == "cart").await;
+    assert_eq!(frames[0]["seq"].as_i64(), Some(attached.seq + 1), "{frames:?}");
+    assert_eq!(quantity(frames.last().unwrap()), 4);
+    assert_eq!(w.quantity_in_store().await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_conversation_rests_after_a_reattach_a_dropped_socket_or_an_abandoned_attach() {
+    let w = World::new().await;
+    let conversations = w.start(Duration::from_millis(100)).await;
+
+    // The same socket attaches twice (a re-attach) and detaches once.
+    let socket = actors::next_socket_id();
+    let (tx, _rx1) = outbox(actors::OUTBOX_BYTES);
+    conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    let (tx, _rx2) = outbox(actors::OUTBOX_BYTES);
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    handle.detach(socket);
+    wait_until_passivated(&conversations).await;
+
+    // An attach whose caller gave up (its receiver is gone) and never detached.
+    let (tx, rx) = outbox(actors::OUTBOX_BYTES);
+    conversations.attach(&w.tenant, &w.conversation, actors::next_socket_id(), tx, None).await.unwrap();
+    drop(rx);
+    wait_until_passivated(&conversations).await;
+
+    // A slow consumer the log drops: it never reads, another socket keeps sending.
+    let (slow_tx, slow_rx) = outbox(256);
+    let slow = actors::next_socket_id();
+    conversations.attach(&w.tenant, &w.conversation, slow, slow_tx, None).await.unwrap();
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let reader = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, reader, tx, None).await.unwrap();
+    for i in 0..20 {
+        handle.command(reader, w.get(&format!("get-{i}"))).unwrap();
+    }
+    let frames = until(&mut rx, |f| f["type"] == "cart" && f["seq"].as_i64() >= Some(40)).await;
+    assert!(frames.iter().all(|f| f["type"] != "error"), "{frames:?}");
+    assert!(slow_rx.overflowed(), "the slow socket was dropped");
+    handle.detach(reader);
+    drop(rx);
+    // `slow_rx` is still held: a dropped socket does not count as attached.
+    wait_until_passivated(&conversations).await;
+    drop(slow_rx);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_deep_history_never_holds_up_the_conversation() {
+    let w = World::new().await;
+    let events: Vec<StoredEvent> = (1..=5000)
+        .map(|seq| StoredEvent {
+            seq,
+            kind: "cart".into(),
+            json: format!(r#"{{"seq":{seq},"type":"cart","cart":{{}}}}"#),
+            command_id: None,
+            command: None,
+        })
+        .collect();
+    w.store.append_events(&w.tenant, &w.conversation, &events).await.unwrap();
+    let conversations = w.start(Duration::from_secs(300)).await;
+
+    // A socket resumes from the very start and does not read at all.
+    let (tx, idle_rx) = outbox(actors::OUTBOX_BYTES);
+    let (_, attached) = conversations.attach(&w.tenant, &w.conversation, actors::next_socket_id(), tx, Some(0)).await.unwrap();
+    assert_eq!(attached.seq, 5000);
+    assert!(matches!(attached.replay, Replay::Store { after: 0, upto: 5000 }), "{:?}", attached.replay);
+
+    // Meanwhile another socket is served at once.
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    handle.command(socket, w.add("a", 1)).unwrap();
+    let frames = until(&mut rx, |f| f["type"] == "cart").await;
+    assert_eq!(frames[0]["seq"], 5001);
+    assert_eq!(quantity(frames.last().unwrap()), 1);
+
+    // A resume within the memory window gets its frames from memory.
+    let (tx, _rx) = outbox(actors::OUTBOX_BYTES);
+    let (_, attached) = conversations.attach(&w.tenant, &w.conversation, actors::next_socket_id(), tx, Some(5000)).await.unwrap();
+    match attached.replay {
+        Replay::Frames(frames) => assert_eq!(frames.len(), 2, "the ack and the cart after 5000"),
+        other => panic!("{other:?}"),
+    }
+    drop(idle_rx);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_the_store_refuses_leaves_no_conversation_stuck() {
+    let w = World::new().await;
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let socket = actors::next_socket_id();
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    handle.command(socket, w.add("first", 1)).unwrap();
+    until(&mut rx, |f| f["type"] == "cart").await;
+
+    // The real store refuses every new event (a trigger, through another connection).
+    let db = format!("sqlite://{}", w.dir.path().join("aisle.db").display());
+    let mut admin = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await.unwrap();
+    sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    handle.command(socket, w.add("refused", 1)).unwrap();
+    // The log could not write: the conversation's sockets are closed (no ack came).
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut seen = Vec::new();
+        while let Some(f) = rx.recv().await {
+            seen.push(f);
+        }
+        seen
+    })
+    .await
+    .expect("the socket is closed");
+    assert!(ended.iter().all(|f| !f.contains("\"refused\"")), "the refused command was never acknowledged: {ended:?}");
+
+    sqlx::query("DROP TRIGGER refuse").execute(&mut admin).await.unwrap();
+    // The next command works, on the conversation rebuilt from the store.
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let (handle, attached) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    assert_eq!(attached.seq, 2, "only what was written counts: the ack and cart of the first command");
+    handle.command(socket, w.add("refused", 1)).unwrap();
+    let frames = until(&mut rx, |f| f["type"] == "cart").await;
+    assert_eq!(frames[0]["type"], "ack");
+    assert_eq!(frames[0]["seq"], 3, "seq stays gap-free");
+    assert_eq!(quantity(frames.last().unwrap()), 2);
+}
