@@ -5,6 +5,7 @@ mod admin;
 mod binary;
 mod browser;
 mod chat;
+mod durability;
 mod helpers;
 mod resilience;
 mod ws_contract;
