@@ -16,7 +16,8 @@
 //!
 //! The kill schedule comes from a seeded RNG: the seed is printed, and
 //! `AISLE_FAULT_SEED=<seed>` replays the same schedule and choices (the timing of the
-//! processes themselves is not reproducible).
+//! processes themselves is not reproducible). `AISLE_FAULT_DUMP=<path>` writes the log
+//! of each shopper whose `cart` events break the order to `<path>.<shopper>`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
@@ -646,23 +647,44 @@ impl Shopper {
         for (seq, e) in &self.events {
             match (e.ty.as_str(), &e.cart) {
                 ("ack", _) => acks_before += 1,
-                ("cart", Some(lines)) => match (at..=acks_before.min(order.len())).find(|&j| &states[j] == lines) {
-                    Some(j) => at = j,
-                    None => {
-                        cart_problem = Some(format!(
-                            "cart event {seq} shows {lines:?}, which is no cart the acknowledged commands pass through \
-                             (after {at} of them: {:?}; after the {acks_before} acknowledged before it: {:?})",
-                            states[at],
-                            states[acks_before.min(order.len())]
-                        ));
-                        break;
+                ("cart", Some(lines)) => {
+                    let limit = acks_before.min(order.len());
+                    match (at..=limit).find(|&j| &states[j] == lines) {
+                        Some(j) => at = j,
+                        None => {
+                            // Name the likely cause: effects of commands acknowledged
+                            // only later, or an effect lost or doubled.
+                            let why = match (limit + 1..=order.len()).find(|&j| &states[j] == lines) {
+                                Some(j) => format!(
+                                    "it shows the effect of {} command(s) acknowledged only after it (an ack must come before its effects)",
+                                    j - limit
+                                ),
+                                None => "no sequence of the acknowledged commands, each applied once, passes through it (an effect lost or doubled)".into(),
+                            };
+                            cart_problem = Some(format!(
+                                "cart event {seq} shows {lines:?}: {why}; after {at} of them the cart is {:?}, after the {limit} acknowledged before it {:?}",
+                                states[at], states[limit]
+                            ));
+                            break;
+                        }
                     }
-                },
+                }
                 _ => {}
             }
         }
         if let Some(p) = cart_problem {
             self.problem(p);
+            if let Ok(path) = std::env::var("AISLE_FAULT_DUMP") {
+                let mut out = String::new();
+                for (seq, e) in &self.events {
+                    let op = e.id.as_ref().and_then(|id| self.by_id.get(id)).map(|&i| format!("{:?}", self.cmds[i].op)).unwrap_or_default();
+                    out.push_str(&format!("{seq} {} {:?} {op} {:?}\n", e.ty, e.id, e.cart));
+                }
+                for (i, c) in self.cmds.iter().enumerate() {
+                    out.push_str(&format!("cmd {i} {} {:?} acked {:?}\n", c.id, c.op, c.acked));
+                }
+                let _ = std::fs::write(format!("{path}.{}", self.n), out);
+            }
         }
         // And `cart.get` says the same.
         let id = format!("s{}-final", self.n);
