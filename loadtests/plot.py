@@ -4,7 +4,9 @@
 Panels, one point per run (x axis: run date and git commit):
   1. ping throughput ratio Aisle/echo, with the 0.85 goal;
   2. ping round-trip latency p50/p90/p99 for echo and Aisle (log scale);
-  3. cart ack latency p50/p90/p99 for echo (fake shop) and Aisle, with the 5 ms goal.
+  3. cart ack latency p50/p90/p99 for echo (fake shop) and Aisle, with the 5 ms goal;
+  4. cart effect latency (to the `cart` event) p50/p90/p99, with the same goal (runs
+     before it was measured have no points there).
 
 Needs matplotlib (`pip install matplotlib`). Usage: python3 loadtests/plot.py [csv] [svg]
 """
@@ -53,7 +55,7 @@ def main():
         sys.exit(f"{src}: no runs")
     x = list(range(len(runs)))
     labels = list(runs.keys())
-    fig, axes = plt.subplots(3, 1, figsize=(max(9, 1.2 * len(runs) + 6), 11), sharex=True)
+    fig, axes = plt.subplots(4, 1, figsize=(max(9, 1.2 * len(runs) + 6), 14), sharex=True)
 
     ax = axes[0]
     ax.plot(x, series(runs, "ping", "aisle", "ratio_vs_echo"), "o-", label="Aisle / echo")
@@ -65,13 +67,14 @@ def main():
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
     ax.grid(alpha=0.3)
 
-    for ax, scenario, title in (
-        (axes[1], "ping", "ping round trip (closed loop)"),
-        (axes[2], "cart", "cart.set → ack (open loop, from scheduled send)"),
+    for ax, scenario, prefix, title in (
+        (axes[1], "ping", "", "ping round trip (closed loop)"),
+        (axes[2], "cart", "", "cart.set → ack (open loop, from scheduled send)"),
+        (axes[3], "cart", "effect_", "cart.set → its cart event, the effect (open loop, from scheduled send)"),
     ):
         for target, color in (("echo", "tab:gray"), ("aisle", "tab:blue")):
             for key, style in (("p50_us", ":"), ("p90_us", "--"), ("p99_us", "-")):
-                ys = series(runs, scenario, target, key, scale=1000.0)
+                ys = series(runs, scenario, target, prefix + key, scale=1000.0)
                 ax.plot(x, ys, style, marker="o", color=color, label=f"{target} {key[:3]}")
         if scenario == "cart":
             ax.axhline(GOAL_CART_P99_MS, color="tab:red", ls="--", label=f"goal p99 ≤ {GOAL_CART_P99_MS:g} ms")

@@ -1,16 +1,25 @@
-//! `cart`: cart-command acknowledgement latency at a fixed, open-loop rate.
+//! `cart`: cart-command latency at a fixed, open-loop rate, to the `ack` and to the
+//! `cart` event that shows the command's effect.
 //!
 //! Each client first opens a session and finds a product to put in its cart: it sends
 //! `message` "do you have a duffle bag?" and picks, from the `products` event, an item
 //! that is `in_stock` with exactly one variant (so `variant_id` may be omitted). Then
 //! all clients together send `cart.set` (quantity 1, 2, 1, 2…) on a fixed schedule:
 //! `rate / clients` per client, client `i` offset by `i / rate`, so the sends are spread
-//! evenly. Latency runs from the *scheduled* send time to the `ack` with the same `id`,
-//! so a stalled server cannot slow the generator down and hide its stall (coordinated
-//! omission). A send the timer fires early (tokio timers tick per millisecond; we wake
+//! evenly. Two latencies run from the *scheduled* send time: to the `ack` with the same
+//! `id`, and to the `cart` event that reflects the command (the *effect*). A stalled
+//! server cannot slow the generator down and hide its stall (coordinated omission).
+//!
+//! Matching a `cart` event to its command: the conversation applies one socket's
+//! commands in the order they were sent and emits exactly one `cart` event per applied
+//! change (a refused command gets an `error` with its `id` instead, and no `cart`), so
+//! the n-th `cart` event belongs to the n-th command still waiting for its effect. The
+//! quantities alternate 1, 2, 1, 2…, so every `cart` event's line quantity is checked
+//! against the command it is matched to: a lost, repeated or reordered `cart` event
+//! shows as a mismatch (counted, never timed) rather than as a wrong latency. A send the timer fires early (tokio timers tick per millisecond; we wake
 //! up to 1 ms early rather than late) is timed from when it was actually sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
@@ -52,14 +61,26 @@ pub struct CartOptions {
 #[derive(Default)]
 struct ClientStats {
     acks: Option<hdrhistogram::Histogram<u64>>,
+    /// Scheduled send → the `cart` event that shows the command's effect.
+    effects: Option<hdrhistogram::Histogram<u64>>,
     lag: Option<hdrhistogram::Histogram<u64>>,
     sent_in_window: u64,
     sent_total: u64,
     acked_in_window: u64,
+    effects_in_window: u64,
     cart_events: u64,
+    /// `cart` events whose quantity is not the one of the command they matched.
+    effect_mismatches: u64,
+    /// `cart` events that came before their command's `ack` (the contract says the ack
+    /// comes first).
+    effects_before_ack: u64,
+    /// `cart` events with no command waiting for one.
+    unexpected_carts: u64,
     other_frames: u64,
     errors: BTreeMap<String, u64>,
     unanswered: u64,
+    /// Measured commands acknowledged whose `cart` event never came.
+    no_effect: u64,
     failure: Option<String>,
 }
 
@@ -87,7 +108,7 @@ pub async fn run(o: &CartOptions) -> Result<Outcome> {
         })
         .collect();
 
-    let (mut acks, mut lag) = (stats::new_hist(), stats::new_hist());
+    let (mut acks, mut effects, mut lag) = (stats::new_hist(), stats::new_hist(), stats::new_hist());
     let mut total = ClientStats::default();
     let (mut failed, mut first_failure) = (0u64, None);
     for t in tasks {
@@ -98,15 +119,23 @@ pub async fn run(o: &CartOptions) -> Result<Outcome> {
         if let Some(h) = &s.acks {
             acks.add(h).expect("same bounds");
         }
+        if let Some(h) = &s.effects {
+            effects.add(h).expect("same bounds");
+        }
         if let Some(h) = &s.lag {
             lag.add(h).expect("same bounds");
         }
         total.sent_in_window += s.sent_in_window;
         total.sent_total += s.sent_total;
         total.acked_in_window += s.acked_in_window;
+        total.effects_in_window += s.effects_in_window;
         total.cart_events += s.cart_events;
+        total.effect_mismatches += s.effect_mismatches;
+        total.effects_before_ack += s.effects_before_ack;
+        total.unexpected_carts += s.unexpected_carts;
         total.other_frames += s.other_frames;
         total.unanswered += s.unanswered;
+        total.no_effect += s.no_effect;
         for (code, n) in s.errors {
             *total.errors.entry(code).or_default() += n;
         }
@@ -133,6 +162,21 @@ pub async fn run(o: &CartOptions) -> Result<Outcome> {
     if total.unanswered > 0 {
         notes.push_str(&format!("; {} commands never answered", total.unanswered));
     }
+    if total.no_effect > 0 {
+        notes.push_str(&format!("; {} acknowledged commands without their `cart` event", total.no_effect));
+    }
+    if total.effect_mismatches > 0 {
+        notes.push_str(&format!(
+            "; {} `cart` events did not show their command's quantity (lost, repeated or reordered events)",
+            total.effect_mismatches
+        ));
+    }
+    if total.effects_before_ack > 0 {
+        notes.push_str(&format!("; {} `cart` events came before their command's ack", total.effects_before_ack));
+    }
+    if total.unexpected_carts > 0 {
+        notes.push_str(&format!("; {} `cart` events with no command waiting", total.unexpected_carts));
+    }
     if let Some(f) = first_failure {
         notes.push_str(&format!("; {failed} clients failed, first: {f}"));
     }
@@ -146,7 +190,8 @@ pub async fn run(o: &CartOptions) -> Result<Outcome> {
         throughput: total.acked_in_window as f64 / secs,
         latency: Latency::of(&acks),
         hist: acks,
-        errors: error_frames + total.unanswered + failed,
+        effect: Some(stats::Effect { latency: Latency::of(&effects), hist: effects }),
+        errors: error_frames + total.unanswered + total.no_effect + total.effect_mismatches + failed,
         notes,
     })
 }
@@ -256,20 +301,74 @@ impl Schedule {
     }
 }
 
+/// A command sent on one connection, waiting for its `ack` and its `cart` event.
+#[derive(Debug)]
 struct Pending {
+    k: u64,
     start: Instant,
     measured: bool,
+    /// The quantity the command sets (what its `cart` event must show).
+    quantity: u64,
+    acked: bool,
+}
+
+/// One connection's commands awaiting their effect, in send order (the order the
+/// server applies them in).
+#[derive(Debug, Default)]
+struct InFlight {
+    queue: VecDeque<Pending>,
+}
+
+impl InFlight {
+    fn push(&mut self, p: Pending) {
+        self.queue.push_back(p);
+    }
+
+    fn position(&self, k: u64) -> Option<usize> {
+        self.queue.iter().position(|p| p.k == k)
+    }
+
+    /// The command `k` is acknowledged: its start and whether it is measured, the
+    /// first time only.
+    fn ack(&mut self, k: u64) -> Option<(Instant, bool)> {
+        let i = self.position(k)?;
+        let p = &mut self.queue[i];
+        if p.acked {
+            return None;
+        }
+        p.acked = true;
+        Some((p.start, p.measured))
+    }
+
+    /// The command `k` was refused: no `cart` event will come for it.
+    fn refused(&mut self, k: u64) -> Option<Pending> {
+        let i = self.position(k)?;
+        self.queue.remove(i)
+    }
+
+    /// A `cart` event showing `quantity`: the oldest command still waiting for its
+    /// effect, and whether the quantity is the one it set.
+    fn effect(&mut self, quantity: u64) -> Option<(Pending, bool)> {
+        let p = self.queue.pop_front()?;
+        let matches = p.quantity == quantity;
+        Some((p, matches))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
 }
 
 async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStats {
     let mut s = ClientStats {
         acks: Some(stats::new_hist()),
+        effects: Some(stats::new_hist()),
         lag: Some(stats::new_hist()),
         ..Default::default()
     };
     let product = serde_json::to_string(&product).expect("a string serializes");
     let drain_until = sched.end + DRAIN_TIMEOUT;
-    let mut pending: HashMap<u64, Pending> = HashMap::new();
+    let mut pending = InFlight::default();
     let mut k = 0u64;
     // Once everything is answered, keep reading the trailing `cart` events until none
     // has come for LINGER (bounded by the drain deadline).
@@ -310,11 +409,11 @@ async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStat
                     s.sent_in_window += 1;
                     stats::record(s.lag.as_mut().expect("set"), now.saturating_duration_since(next));
                 }
+                let quantity = 1 + k % 2;
                 let frame = format!(
-                    r#"{{"type":"cart.set","id":"s{k}","product_id":{product},"quantity":{}}}"#,
-                    1 + k % 2
+                    r#"{{"type":"cart.set","id":"s{k}","product_id":{product},"quantity":{quantity}}}"#
                 );
-                pending.insert(k, Pending { start: now.min(next), measured });
+                pending.push(Pending { k, start: now.min(next), measured, quantity, acked: false });
                 k += 1;
                 if let Err(e) = wsclient::send_text(&mut ws, frame).await {
                     s.failure = Some(format!("{e:#}"));
@@ -324,12 +423,32 @@ async fn client_loop(mut ws: Ws, product: String, sched: Schedule) -> ClientStat
         }
     }
     s.sent_total = k;
-    s.unanswered = pending.values().filter(|p| p.measured).count() as u64;
+    s.unanswered = pending.queue.iter().filter(|p| p.measured && !p.acked).count() as u64;
+    s.no_effect = pending.queue.iter().filter(|p| p.measured && p.acked).count() as u64;
     wsclient::close(ws).await;
     s
 }
 
-fn on_frame(text: &str, pending: &mut HashMap<u64, Pending>, s: &mut ClientStats) {
+/// The line quantity a `cart` event shows (the bench's cart has one line; 0 when
+/// empty), parsed only for `cart` frames.
+fn cart_quantity(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        quantity: u64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Cart {
+        items: Vec<Line>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Frame {
+        cart: Cart,
+    }
+    let f: Frame = serde_json::from_str(text).ok()?;
+    Some(f.cart.items.first().map_or(0, |l| l.quantity))
+}
+
+fn on_frame(text: &str, pending: &mut InFlight, s: &mut ClientStats) {
     let now = Instant::now();
     let Some(h) = wsclient::head(text) else {
         s.other_frames += 1;
@@ -338,19 +457,37 @@ fn on_frame(text: &str, pending: &mut HashMap<u64, Pending>, s: &mut ClientStats
     let k = h.id.as_deref().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse::<u64>().ok());
     match h.ty.as_ref() {
         "ack" => {
-            if let Some(p) = k.and_then(|k| pending.remove(&k))
-                && p.measured
-            {
-                stats::record(s.acks.as_mut().expect("set"), now.saturating_duration_since(p.start));
+            if let Some((start, true)) = k.and_then(|k| pending.ack(k)) {
+                stats::record(s.acks.as_mut().expect("set"), now.saturating_duration_since(start));
                 s.acked_in_window += 1;
             }
         }
-        "cart" => s.cart_events += 1,
+        "cart" => {
+            s.cart_events += 1;
+            match cart_quantity(text).and_then(|q| pending.effect(q)) {
+                Some((p, true)) => {
+                    if !p.acked {
+                        s.effects_before_ack += 1;
+                    }
+                    if p.measured {
+                        stats::record(s.effects.as_mut().expect("set"), now.saturating_duration_since(p.start));
+                        s.effects_in_window += 1;
+                    }
+                }
+                Some((p, false)) => {
+                    s.effect_mismatches += 1;
+                    if !p.acked {
+                        s.effects_before_ack += 1;
+                    }
+                }
+                None => s.unexpected_carts += 1,
+            }
+        }
         "error" => {
             let code = h.code.as_deref().unwrap_or("?").to_owned();
             *s.errors.entry(code).or_default() += 1;
             if let Some(k) = k {
-                pending.remove(&k);
+                pending.refused(k);
             }
         }
         _ => s.other_frames += 1,
@@ -386,18 +523,109 @@ mod tests {
         assert_eq!(s.at(4) - s.at(0), Duration::from_millis(100));
     }
 
+    fn stats() -> ClientStats {
+        ClientStats { acks: Some(stats::new_hist()), effects: Some(stats::new_hist()), ..Default::default() }
+    }
+
+    fn sent(k: u64, measured: bool) -> Pending {
+        Pending { k, start: Instant::now(), measured, quantity: 1 + k % 2, acked: false }
+    }
+
+    fn cart(seq: u64, quantity: u64) -> String {
+        format!(r#"{{"type":"cart","seq":{seq},"cart":{{"version":{seq},"currency":"USD","subtotal_minor":0,"items":[{{"product_id":"p","quantity":{quantity}}}]}}}}"#)
+    }
+
     #[test]
     fn ack_and_error_resolve_pending_commands() {
-        let mut s = ClientStats { acks: Some(stats::new_hist()), ..Default::default() };
-        let mut pending = HashMap::new();
-        let start = Instant::now();
-        pending.insert(0, Pending { start, measured: true });
-        pending.insert(1, Pending { start, measured: true });
+        let mut s = stats();
+        let mut pending = InFlight::default();
+        pending.push(sent(0, true));
+        pending.push(sent(1, true));
         on_frame(r#"{"type":"ack","id":"s0","seq":1}"#, &mut pending, &mut s);
-        on_frame(r#"{"type":"cart","seq":2,"cart":{}}"#, &mut pending, &mut s);
-        on_frame(r#"{"type":"error","code":"out_of_stock","id":"s1","seq":3}"#, &mut pending, &mut s);
+        on_frame(&cart(2, 1), &mut pending, &mut s);
+        on_frame(r#"{"type":"ack","id":"s1","seq":3}"#, &mut pending, &mut s);
+        on_frame(r#"{"type":"error","code":"out_of_stock","id":"s1","seq":4}"#, &mut pending, &mut s);
         assert!(pending.is_empty());
-        assert_eq!((s.acked_in_window, s.cart_events), (1, 1));
+        assert_eq!((s.acked_in_window, s.effects_in_window, s.cart_events), (2, 1, 1));
         assert_eq!(s.errors.get("out_of_stock"), Some(&1));
+        assert_eq!((s.acks.unwrap().len(), s.effects.unwrap().len()), (2, 1));
+    }
+
+    /// Acks run ahead of the effects (several commands in flight): the n-th `cart`
+    /// event is the n-th command's, each timed from its own start.
+    #[test]
+    fn cart_events_match_commands_in_send_order() {
+        let mut s = stats();
+        let mut pending = InFlight::default();
+        let t0 = Instant::now() - Duration::from_millis(100);
+        for k in 0..3 {
+            pending.push(Pending { k, start: t0 + Duration::from_millis(10 * k), measured: true, quantity: 1 + k % 2, acked: false });
+        }
+        for k in 0..3 {
+            on_frame(&format!(r#"{{"type":"ack","id":"s{k}","seq":{}}}"#, k + 1), &mut pending, &mut s);
+        }
+        assert_eq!(pending.queue.len(), 3, "acked commands still wait for their effect");
+        on_frame(&cart(4, 1), &mut pending, &mut s);
+        assert_eq!(pending.queue.front().map(|p| p.k), Some(1));
+        on_frame(&cart(5, 2), &mut pending, &mut s);
+        on_frame(&cart(6, 1), &mut pending, &mut s);
+        assert!(pending.is_empty());
+        assert_eq!((s.effects_in_window, s.effect_mismatches, s.effects_before_ack), (3, 0, 0));
+        // The last command started 20 ms after the first: its effect latency is shorter.
+        let h = s.effects.unwrap();
+        assert!(h.max() - h.min() >= 15_000, "each effect timed from its own command: {}..{}", h.min(), h.max());
+    }
+
+    /// A lost `cart` event shifts the matching by one; the alternating quantities show
+    /// it as mismatches, which are counted and never timed.
+    #[test]
+    fn a_lost_cart_event_is_a_mismatch_not_a_latency() {
+        let mut s = stats();
+        let mut pending = InFlight::default();
+        for k in 0..3 {
+            pending.push(sent(k, true));
+            on_frame(&format!(r#"{{"type":"ack","id":"s{k}","seq":{}}}"#, k + 1), &mut pending, &mut s);
+        }
+        // The event for s0 (quantity 1) never comes: s1's (2) and s2's (1) do.
+        on_frame(&cart(4, 2), &mut pending, &mut s);
+        on_frame(&cart(5, 1), &mut pending, &mut s);
+        assert_eq!((s.effects_in_window, s.effect_mismatches), (0, 2));
+        assert_eq!(pending.queue.len(), 1, "one command still waits for a cart event");
+        // A `cart` event with nothing waiting is counted apart.
+        pending.effect(0);
+        on_frame(&cart(6, 2), &mut pending, &mut s);
+        assert_eq!(s.unexpected_carts, 1);
+    }
+
+    #[test]
+    fn a_cart_event_before_its_ack_is_counted() {
+        let mut s = stats();
+        let mut pending = InFlight::default();
+        pending.push(sent(0, true));
+        on_frame(&cart(1, 1), &mut pending, &mut s);
+        on_frame(r#"{"type":"ack","id":"s0","seq":2}"#, &mut pending, &mut s);
+        assert_eq!((s.effects_before_ack, s.effects_in_window), (1, 1));
+        // The ack of a command no longer waiting is not timed.
+        assert_eq!(s.acked_in_window, 0);
+    }
+
+    #[test]
+    fn warm_up_commands_are_matched_but_not_timed() {
+        let mut s = stats();
+        let mut pending = InFlight::default();
+        pending.push(sent(0, false));
+        pending.push(sent(1, true));
+        on_frame(r#"{"type":"ack","id":"s0","seq":1}"#, &mut pending, &mut s);
+        on_frame(r#"{"type":"ack","id":"s1","seq":2}"#, &mut pending, &mut s);
+        on_frame(&cart(3, 1), &mut pending, &mut s);
+        on_frame(&cart(4, 2), &mut pending, &mut s);
+        assert_eq!((s.acked_in_window, s.effects_in_window, s.effect_mismatches), (1, 1, 0));
+    }
+
+    #[test]
+    fn cart_quantity_reads_the_line_or_zero() {
+        assert_eq!(cart_quantity(&cart(1, 2)), Some(2));
+        assert_eq!(cart_quantity(r#"{"type":"cart","seq":1,"cart":{"items":[]}}"#), Some(0));
+        assert_eq!(cart_quantity(r#"{"type":"cart","seq":1}"#), None);
     }
 }

@@ -1,7 +1,8 @@
 //! `loadtests`: Aisle's load generator and its baseline.
 //!
 //! Subcommands: `echo-server` (the raw tokio-tungstenite baseline), `ping` (closed-loop
-//! WebSocket round trips), `cart` (open-loop cart-command ack latency) and `bench`
+//! WebSocket round trips), `cart` (open-loop cart-command latency to the ack and to the
+//! `cart` event) and `bench`
 //! (everything against echo and a freshly started Aisle, written to `RESULTS.md`,
 //! `results.csv`). See `loadtests/README.md`.
 
@@ -60,7 +61,7 @@ enum Cmd {
         #[arg(long, default_value = "server")]
         target: String,
     },
-    /// Open-loop `cart.set` at a fixed rate; ack latency from the scheduled send time.
+    /// Open-loop `cart.set` at a fixed rate; latency from the scheduled send time to the ack and to the `cart` event.
     Cart {
         #[arg(long)]
         url: String,

@@ -90,6 +90,7 @@ pub async fn run(o: &PingOptions) -> Result<Outcome> {
         throughput: rts as f64 / secs,
         latency: Latency::of(&hist),
         hist,
+        effect: None,
         errors: errs + failed,
         notes,
     })

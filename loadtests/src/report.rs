@@ -8,16 +8,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-use crate::stats::Outcome;
+use crate::stats::{Latency, Outcome};
 
 /// Aisle's ping throughput must reach this fraction of echo's.
 pub const GOAL_PING_RATIO: f64 = 0.85;
-/// Cart `ack` p99 at the target rate, µs.
+/// Cart p99 at the target rate, µs, to the `ack` and to the `cart` event (the effect).
 pub const GOAL_CART_P99_US: u64 = 5_000;
 /// A run whose achieved send rate is below this fraction of the target is flagged.
 pub const MIN_ACHIEVED_FRACTION: f64 = 0.95;
 
-pub const CSV_HEADER: &str = "date,commit,nproc,cpu,background_cpu_pct,scenario,target,clients,duration_s,rate_target,achieved_rate,throughput,p50_us,p90_us,p99_us,max_us,errors,ratio_vs_echo";
+pub const CSV_HEADER: &str = "date,commit,nproc,cpu,background_cpu_pct,scenario,target,clients,duration_s,rate_target,achieved_rate,throughput,p50_us,p90_us,p99_us,max_us,errors,ratio_vs_echo,effect_p50_us,effect_p90_us,effect_p99_us,effect_max_us,effect_ratio_vs_echo";
+
+/// The header before the cart's effect latency was measured: a file that starts with it
+/// gets the new header and its old lines empty effect columns (see `append_csv`).
+const CSV_HEADER_V1: &str = "date,commit,nproc,cpu,background_cpu_pct,scenario,target,clients,duration_s,rate_target,achieved_rate,throughput,p50_us,p90_us,p99_us,max_us,errors,ratio_vs_echo";
 
 /// Where and on what a run happened.
 #[derive(Debug, Clone)]
@@ -77,6 +81,16 @@ pub fn ratio(row: &Outcome, all: &[Outcome]) -> Option<f64> {
     (b > 0.0).then(|| a / b)
 }
 
+/// Aisle/echo ratio of the cart's effect p99 (lower is better); `None` without both.
+pub fn effect_ratio(row: &Outcome, all: &[Outcome]) -> Option<f64> {
+    if row.target == "echo" {
+        return None;
+    }
+    let base = all.iter().find(|o| o.scenario == row.scenario && o.target == "echo")?;
+    let (a, b) = (row.effect.as_ref()?.latency.p99 as f64, base.effect.as_ref()?.latency.p99 as f64);
+    (b > 0.0).then(|| a / b)
+}
+
 pub fn markdown_table(all: &[Outcome]) -> String {
     let mut s = String::from(
         "| scenario | target | clients | throughput /s | p50 µs | p90 µs | p99 µs | max µs | errors | Aisle/echo |\n\
@@ -94,11 +108,26 @@ pub fn markdown_table(all: &[Outcome]) -> String {
             (None, _) if o.target == "echo" => "baseline".into(),
             (None, _) => "—".into(),
         };
+        let to_ack = if o.effect.is_some() { " → ack" } else { "" };
         let _ = writeln!(
             s,
-            "| {scenario} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {r} |",
+            "| {scenario}{to_ack} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {r} |",
             o.target, o.clients, o.throughput, l.p50, l.p90, l.p99, l.max, o.errors
         );
+        if let Some(e) = &o.effect {
+            let l = &e.latency;
+            let r = match effect_ratio(o, all) {
+                Some(r) => format!("{r:.2}× p99"),
+                None if o.target == "echo" => "baseline".into(),
+                None => "—".into(),
+            };
+            let per_s = if o.duration_s > 0.0 { l.count as f64 / o.duration_s } else { 0.0 };
+            let _ = writeln!(
+                s,
+                "| {scenario} → `cart` event | {} | {} | {per_s:.0} | {} | {} | {} | {} | {} | {r} |",
+                o.target, o.clients, l.p50, l.p90, l.p99, l.max, o.errors
+            );
+        }
     }
     s
 }
@@ -113,16 +142,16 @@ pub fn goals(all: &[Outcome]) -> String {
     };
     let _ = writeln!(s, "- Aisle ping throughput ≥ {GOAL_PING_RATIO}× echo: {ping_line}");
     let cart = all.iter().find(|o| o.scenario == "cart" && o.target == "aisle");
-    let cart_line = match cart {
-        Some(c) if c.latency.count > 0 => {
+    let cart_line = |latency: Option<&Latency>| match (cart, latency) {
+        (Some(c), Some(l)) if l.count > 0 => {
             let target = c.rate_target.unwrap_or(0.0);
             let sent = c.achieved_rate.unwrap_or(0.0);
             let rate_ok = sent >= MIN_ACHIEVED_FRACTION * target;
-            let ok = c.latency.p99 <= GOAL_CART_P99_US && rate_ok && c.errors == 0;
+            let ok = l.p99 <= GOAL_CART_P99_US && rate_ok && c.errors == 0;
             let mut line = format!(
                 "{} (p99 {:.2} ms at {sent:.0}/s sent, {} errors)",
                 verdict(ok),
-                c.latency.p99 as f64 / 1000.0,
+                l.p99 as f64 / 1000.0,
                 c.errors
             );
             if !rate_ok {
@@ -130,13 +159,21 @@ pub fn goals(all: &[Outcome]) -> String {
             }
             line
         }
-        Some(_) => "NOT met (no command was acknowledged)".into(),
-        None => "not measured".into(),
+        (Some(_), Some(_)) => "NOT met (nothing was measured: no command answered)".into(),
+        (Some(_), None) => "not measured (a run without effect timing)".into(),
+        (None, _) => "not measured".into(),
     };
     let _ = writeln!(
         s,
-        "- cart ack p99 ≤ {} ms at the target rate, without errors: {cart_line}",
-        GOAL_CART_P99_US / 1000
+        "- cart ack p99 ≤ {} ms at the target rate, without errors: {}",
+        GOAL_CART_P99_US / 1000,
+        cart_line(cart.map(|c| &c.latency))
+    );
+    let _ = writeln!(
+        s,
+        "- cart effect (the `cart` event) p99 ≤ {} ms at the target rate, without errors: {}",
+        GOAL_CART_P99_US / 1000,
+        cart_line(cart.and_then(|c| c.effect.as_ref()).map(|e| &e.latency))
     );
     s
 }
@@ -175,8 +212,9 @@ pub fn write_results_md(path: &Path, info: &RunInfo, all: &[Outcome]) -> Result<
     s.push_str(&markdown_table(all));
     s.push_str(
         "\nLatencies are µs: ping from send to `pong`; cart from the scheduled send time to the \
-         `ack`. Aisle/echo is the throughput ratio for ping (higher is better) and the p99 ratio \
-         for cart (lower is better).\n\n## Goals\n\n",
+         `ack` (`→ ack`) and to the `cart` event that shows the command's effect (`→ cart event`; \
+         its throughput is effects timed per second). Aisle/echo is the throughput ratio for ping \
+         (higher is better) and the p99 ratio for cart (lower is better).\n\n## Goals\n\n",
     );
     s.push_str(&goals(all));
     s.push_str("\n## Details\n\n");
@@ -190,8 +228,11 @@ pub fn write_results_md(path: &Path, info: &RunInfo, all: &[Outcome]) -> Result<
     std::fs::write(path, s).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Appends one CSV line per outcome (writing the header if the file is new).
+/// Appends one CSV line per outcome (writing the header if the file is new). A file
+/// written before the effect columns existed is first rewritten with the new header,
+/// its old lines given empty effect columns, so every line matches the header.
 pub fn append_csv(path: &Path, info: &RunInfo, all: &[Outcome]) -> Result<()> {
+    upgrade_csv(path)?;
     let new = !path.exists() || std::fs::metadata(path).map_or(true, |m| m.len() == 0);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -206,9 +247,16 @@ pub fn append_csv(path: &Path, info: &RunInfo, all: &[Outcome]) -> Result<()> {
     for o in all {
         let l = &o.latency;
         let opt = |v: Option<f64>, prec: usize| v.map(|v| format!("{v:.prec$}")).unwrap_or_default();
+        let effect = match &o.effect {
+            Some(e) => {
+                let e = &e.latency;
+                format!("{},{},{},{},{}", e.p50, e.p90, e.p99, e.max, opt(effect_ratio(o, all), 4))
+            }
+            None => ",,,,".into(),
+        };
         let _ = writeln!(
             s,
-            "{},{},{},{},{:.0},{},{},{},{:.1},{},{},{:.1},{},{},{},{},{},{}",
+            "{},{},{},{},{:.0},{},{},{},{:.1},{},{},{:.1},{},{},{},{},{},{},{effect}",
             info.date,
             csv_field(&info.commit),
             info.nproc,
@@ -230,6 +278,21 @@ pub fn append_csv(path: &Path, info: &RunInfo, all: &[Outcome]) -> Result<()> {
         );
     }
     f.write_all(s.as_bytes()).with_context(|| format!("appending to {}", path.display()))
+}
+
+/// Rewrites a `results.csv` that still has the header without effect columns.
+fn upgrade_csv(path: &Path) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let mut lines = text.lines();
+    if lines.next().map(str::trim_end) != Some(CSV_HEADER_V1) {
+        return Ok(());
+    }
+    let pad = ",".repeat(CSV_HEADER.split(',').count() - CSV_HEADER_V1.split(',').count());
+    let mut out = format!("{CSV_HEADER}\n");
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let _ = writeln!(out, "{}{pad}", line.trim_end());
+    }
+    std::fs::write(path, out).with_context(|| format!("rewriting {}", path.display()))
 }
 
 /// Jiffies (busy, total) summed over all cores, from `/proc/stat`.
@@ -300,6 +363,10 @@ mod tests {
             throughput: tput,
             latency: Latency { count: 10, p50: 1, p90: 2, p99, max: p99, mean: 1.0 },
             hist: crate::stats::new_hist(),
+            effect: (scenario == "cart").then(|| crate::stats::Effect {
+                latency: Latency { count: 10, p50: 2, p90: 3, p99: 2 * p99, max: 2 * p99, mean: 2.0 },
+                hist: crate::stats::new_hist(),
+            }),
             errors: 0,
             notes: String::new(),
         }
@@ -323,12 +390,32 @@ mod tests {
         assert_eq!(ratio(&all[0], &all), None);
         assert!((ratio(&all[1], &all).unwrap() - 0.9).abs() < 1e-9);
         assert!((ratio(&all[3], &all).unwrap() - 15.0).abs() < 1e-9);
+        assert_eq!(effect_ratio(&all[1], &all), None, "ping has no effect latency");
+        assert!((effect_ratio(&all[3], &all).unwrap() - 15.0).abs() < 1e-9);
         let g = goals(&all);
         assert!(g.contains("echo: met (0.90×)"), "{g}");
-        assert!(g.contains("NOT met (p99 6.00 ms"), "{g}");
+        assert!(g.contains("cart ack p99 ≤ 5 ms at the target rate, without errors: NOT met (p99 6.00 ms"), "{g}");
+        assert!(g.contains("cart effect (the `cart` event) p99 ≤ 5 ms at the target rate, without errors: NOT met (p99 12.00 ms"), "{g}");
         let t = markdown_table(&all);
-        assert_eq!(t.lines().count(), 6);
+        // Two ping rows, and two rows per cart outcome (to the ack, to the effect).
+        assert_eq!(t.lines().count(), 8);
         assert!(t.contains("0.90× throughput") && t.contains("15.00× p99"));
+        assert!(t.contains("| cart @ 2000/s (sent 2000/s) → ack | aisle | 2 | 2000 | 1 | 2 | 6000 | 6000 | 0 | 15.00× p99 |"), "{t}");
+        assert!(t.contains("| cart @ 2000/s (sent 2000/s) → `cart` event | aisle | 2 | 10 | 2 | 3 | 12000 | 12000 | 0 | 15.00× p99 |"), "{t}");
+        assert!(t.contains("| ping | echo |"), "ping rows keep their name: {t}");
+    }
+
+    #[test]
+    fn the_effect_goal_is_met_on_its_own_numbers() {
+        let mut all = vec![outcome("cart", "echo", 2000.0, 400), outcome("cart", "aisle", 2000.0, 2000)];
+        let g = goals(&all);
+        assert!(g.contains("cart ack p99 ≤ 5 ms at the target rate, without errors: met (p99 2.00 ms"), "{g}");
+        assert!(g.contains("without errors: met (p99 4.00 ms"), "{g}");
+        all[1].effect.as_mut().unwrap().latency.p99 = 7000;
+        let g = goals(&all);
+        assert!(g.contains("without errors: NOT met (p99 7.00 ms"), "{g}");
+        all[1].effect = None;
+        assert!(goals(&all).contains("cart effect (the `cart` event) p99 ≤ 5 ms at the target rate, without errors: not measured"));
     }
 
     #[test]
@@ -351,6 +438,35 @@ mod tests {
         let cols = CSV_HEADER.split(',').count();
         assert_eq!(text.lines().count(), 5);
         assert!(text.lines().all(|l| l.split(',').count() == cols), "{text}");
+        let cart = text.lines().find(|l| l.contains(",cart,aisle,")).unwrap();
+        assert!(cart.ends_with(",2,3,2,2,"), "the effect columns, no echo to compare: {cart}");
+        let ping = text.lines().find(|l| l.contains(",ping,echo,")).unwrap();
+        assert!(ping.ends_with(",,,,,"), "ping has no effect columns: {ping}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A `results.csv` from before the effect columns gets the new header, and its old
+    /// lines empty effect columns, before the first new line is appended.
+    #[test]
+    fn an_old_csv_is_upgraded_in_place() {
+        let dir = std::env::temp_dir().join(format!("loadtests-csv-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.csv");
+        let old_line = "2026-11-22T22:45:25Z,baa11b2,2,Intel(R) Xeon(R) Processor,1,ping,echo,50,10.0,,,104646.2,457,662,1064,10239,0,";
+        std::fs::write(&path, format!("{CSV_HEADER_V1}\n{old_line}\n")).unwrap();
+        let info = RunInfo { date: "d".into(), commit: "c".into(), nproc: 2, cpu: "x".into(), background_cpu_pct: 0.0, settings: String::new() };
+        append_csv(&path, &info, &[outcome("cart", "aisle", 1.0, 1)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0], CSV_HEADER);
+        assert_eq!(lines[1], format!("{old_line},,,,,"));
+        let cols = CSV_HEADER.split(',').count();
+        assert!(lines.iter().all(|l| l.split(',').count() == cols), "{text}");
+        // A second run does not pad again.
+        append_csv(&path, &info, &[outcome("cart", "aisle", 1.0, 1)]).unwrap();
+        let again = std::fs::read_to_string(&path).unwrap();
+        assert!(again.starts_with(&text) && again.lines().count() == 4, "{again}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -45,6 +45,14 @@ impl Latency {
     }
 }
 
+/// A second latency of a scenario: for cart, scheduled send → the `cart` event that
+/// shows the command's effect (the main `latency` is to the `ack`).
+#[derive(Debug, Clone)]
+pub struct Effect {
+    pub latency: Latency,
+    pub hist: Histogram<u64>,
+}
+
 /// What one scenario run against one target measured.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -64,6 +72,8 @@ pub struct Outcome {
     pub latency: Latency,
     /// The latency histogram itself, so segments of one scenario can be merged.
     pub hist: Histogram<u64>,
+    /// Cart: the latency to the effect (`cart` event); `None` for ping.
+    pub effect: Option<Effect>,
     /// Error frames, failed clients and unanswered commands together.
     pub errors: u64,
     /// Scenario-specific details (cart events, send lag, error codes...).
@@ -86,6 +96,14 @@ impl Outcome {
         self.duration_s = total;
         self.hist.add(&other.hist).expect("latency histograms share their bounds");
         self.latency = Latency::of(&self.hist);
+        self.effect = match (self.effect.take(), &other.effect) {
+            (Some(mut a), Some(b)) => {
+                a.hist.add(&b.hist).expect("latency histograms share their bounds");
+                a.latency = Latency::of(&a.hist);
+                Some(a)
+            }
+            (a, b) => a.or_else(|| b.clone()),
+        };
         self.errors += other.errors;
         if !other.notes.is_empty() {
             self.notes = if self.notes.is_empty() {
@@ -116,6 +134,13 @@ impl Outcome {
             l.mean,
             self.errors,
         );
+        if let Some(e) = &self.effect {
+            let l = &e.latency;
+            s.push_str(&format!(
+                "\n  to the effect (`cart` event), µs: p50 {} p90 {} p99 {} max {} (mean {:.0}), {} samples",
+                l.p50, l.p90, l.p99, l.max, l.mean, l.count
+            ));
+        }
         if !self.notes.is_empty() {
             s.push_str("\n  ");
             s.push_str(&self.notes);
@@ -157,6 +182,7 @@ mod tests {
                 achieved_rate: None,
                 throughput: tput,
                 latency: Latency::of(&h),
+                effect: Some(Effect { latency: Latency::of(&h), hist: h.clone() }),
                 hist: h,
                 errors: 1,
                 notes: "x".into(),
@@ -169,6 +195,9 @@ mod tests {
         assert!(m.latency.p50 >= 999, "{:?}", m.latency);
         assert_eq!(m.errors, 2);
         assert_eq!(m.notes, "x | x");
+        let e = m.effect.expect("both segments had an effect latency");
+        assert_eq!(e.latency.count, 2000);
+        assert!(e.latency.p50 >= 999, "{:?}", e.latency);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod admin;
 mod binary;
 mod browser;
 mod chat;
+mod durability;
 mod helpers;
 mod resilience;
 mod slow_and_deep;
