@@ -154,6 +154,9 @@ pub struct ConvState {
     sockets: HashMap<SocketId, SocketProbe>,
     /// Acknowledged cart commands not yet applied.
     inflight_cart: usize,
+    /// Commands applied again at start (`pre_start`), whose outcome events are already
+    /// out: their `CartDone` is skipped once.
+    redone: std::collections::HashSet<CommandId>,
     /// A command id is being looked up in the store; later commands wait in order.
     looking_up: bool,
     deferred: VecDeque<(SocketId, Command)>,
@@ -267,19 +270,26 @@ impl Actor for ConversationActor {
         let (cart, _) = Actor::spawn_linked(None, CartActor, cart_args, myself.get_cell()).await?;
         let current_cart = ractor::call!(cart, CartMsg::Get)?;
         // Acknowledged means applied: the commands acknowledged after the last one the
-        // cart applied (a crash came between) are applied now, in order, before any
-        // new command reaches the cart.
+        // cart applied (a crash came between) are applied now, in order, before this
+        // incarnation takes any socket or command, so its first `welcome` shows them.
         let pending = store.pending_commands(&tenant, &conversation, current_cart.applied_seq).await?;
-        let mut inflight_cart = 0;
+        let mut redone = Vec::new();
         for p in pending {
             let (Ok(id), Ok(op)) = (CommandId::parse(p.command_id.clone()), serde_json::from_str::<CartOp>(&p.command)) else {
                 tracing::error!(conversation = %conversation, seq = p.seq, "an acknowledged command cannot be read; skipped");
                 continue;
             };
             tracing::info!(conversation = %conversation, seq = p.seq, "applying a command acknowledged before a restart");
-            cart.send_message(CartMsg::Apply { op, command: Some((id, p.seq)), notify: myself.clone(), reply: None })?;
-            inflight_cart += 1;
+            let command = Some((id.clone(), p.seq));
+            // The cart actor tells the conversation too; that `CartDone` (not yet
+            // processed) is told apart by `redone` and skipped.
+            let result = ractor::call!(cart, |reply| CartMsg::Apply { op, command, notify: myself.clone(), reply: Some(reply) })?;
+            if matches!(&result, Err(f) if f.code == ErrorCode::Unavailable) {
+                return Err(format!("cannot apply acknowledged command {} yet: the store is unavailable", p.seq).into());
+            }
+            redone.push((id, result));
         }
+        let current_cart = ractor::call!(cart, CartMsg::Get)?;
         let (log_tx, log_rx) = mpsc::channel(LOG_CAPACITY);
         let on_failure = {
             let me = myself.clone();
@@ -294,7 +304,7 @@ impl Actor for ConversationActor {
         });
         let tick = (args.services.idle_timeout / 2).max(Duration::from_millis(50));
         myself.send_interval(tick, || ConvMsg::IdleTick);
-        Ok(ConvState {
+        let mut state = ConvState {
             tenant,
             conversation,
             services: args.services,
@@ -304,7 +314,8 @@ impl Actor for ConversationActor {
             next_seq: last_seq + 1,
             acks,
             sockets: HashMap::new(),
-            inflight_cart,
+            inflight_cart: 0,
+            redone: redone.iter().map(|(id, _)| id.clone()).collect(),
             looking_up: false,
             deferred: VecDeque::new(),
             last_activity: Instant::now(),
@@ -313,7 +324,11 @@ impl Actor for ConversationActor {
             queued: VecDeque::new(),
             history,
             dialogue,
-        })
+        };
+        for (id, result) in redone {
+            emit_outcome(&myself, &mut state, Some(id), result);
+        }
+        Ok(state)
     }
 
     async fn handle(&self, myself: ActorRef<ConvMsg>, msg: ConvMsg, state: &mut ConvState) -> Result<(), ActorProcessingErr> {
@@ -354,6 +369,11 @@ impl Actor for ConversationActor {
                 }
             }
             ConvMsg::CartDone { command, result, stuck } => {
+                if let Some(id) = &command
+                    && state.redone.remove(id)
+                {
+                    return Ok(());
+                }
                 if command.is_some() {
                     state.inflight_cart = state.inflight_cart.saturating_sub(1);
                 }
@@ -362,24 +382,7 @@ impl Actor for ConversationActor {
                     myself.stop(Some("cart store unavailable".into()));
                     return Ok(());
                 }
-                match result {
-                    Ok(CartOutcome::Cart(cart)) => {
-                        state.must_emit(&myself, Event::Cart { cart: CartView::from(&cart) });
-                    }
-                    Ok(CartOutcome::Placed { order, cart }) => {
-                        state.must_emit(
-                            &myself,
-                            Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
-                        );
-                        state.must_emit(&myself, Event::Cart { cart: CartView::from(&cart) });
-                    }
-                    Err(f) => {
-                        // A turn's failed tool call is explained in the reply, not as an error.
-                        if let Some(id) = command {
-                            state.must_emit(&myself, Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) });
-                        }
-                    }
-                }
+                emit_outcome(&myself, state, command, result);
             }
             ConvMsg::LogFailed => {
                 tracing::error!(conversation = %state.conversation, "the store refused the conversation's events; rebuilding it from the store");
@@ -461,6 +464,28 @@ impl Actor for ConversationActor {
         }
         state.cart.stop(None);
         Ok(())
+    }
+}
+
+/// The events of a cart operation's outcome: `cart` (and `order`), or an `error` for a
+/// shopper's refused command (a turn explains its failed tool call in the reply).
+fn emit_outcome(myself: &ActorRef<ConvMsg>, state: &mut ConvState, command: Option<CommandId>, result: Result<CartOutcome, CartFailure>) {
+    match result {
+        Ok(CartOutcome::Cart(cart)) => {
+            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart) });
+        }
+        Ok(CartOutcome::Placed { order, cart }) => {
+            state.must_emit(
+                myself,
+                Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
+            );
+            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart) });
+        }
+        Err(f) => {
+            if let Some(id) = command {
+                state.must_emit(myself, Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) });
+            }
+        }
     }
 }
 
