@@ -23,7 +23,7 @@ use engine::ports::llm::LanguageModel;
 use engine::ports::retriever::Retriever;
 use engine::ports::store::Store;
 
-pub use conversation::Command;
+pub use conversation::{ACK_WINDOW, Command, MAX_INFLIGHT_CART};
 pub use event_log::{Attached, Frame, Replay, SocketId};
 pub use outbox::{OUTBOX_BYTES, OutboxReceiver, OutboxSender, outbox};
 pub use registry::{ActorError, ConversationHandle, Conversations, next_socket_id};

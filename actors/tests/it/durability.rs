@@ -300,3 +300,70 @@ async fn a_write_the_store_refuses_leaves_no_conversation_stuck() {
     assert_eq!(frames[0]["seq"], 3, "seq stays gap-free");
     assert_eq!(quantity(frames.last().unwrap()), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_ids_older_than_the_memory_window_are_found_in_the_store() {
+    let w = World::new().await;
+    let n = actors::ACK_WINDOW as i64 + 100;
+    let events: Vec<StoredEvent> = (1..=n)
+        .map(|seq| StoredEvent {
+            seq,
+            kind: "ack".into(),
+            json: format!(r#"{{"seq":{seq},"type":"ack","id":"c{seq}"}}"#),
+            command_id: Some(format!("c{seq}")),
+            command: None,
+        })
+        .collect();
+    w.store.append_events(&w.tenant, &w.conversation, &events).await.unwrap();
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    // The oldest id is not in memory any more: the store answers, and it is the
+    // original ack, not a second application.
+    handle.command(socket, w.add("c1", 1)).unwrap();
+    // Commands behind the lookup keep their order.
+    handle.command(socket, w.add("new-1", 1)).unwrap();
+    handle.command(socket, w.add(&format!("c{n}"), 1)).unwrap();
+    let first = next(&mut rx).await;
+    assert_eq!((first["type"].as_str(), first["id"].as_str(), first["seq"].as_i64()), (Some("ack"), Some("c1"), Some(1)), "{first}");
+    let frames = until(&mut rx, |f| f["type"] == "ack" && f["id"] == format!("c{n}")).await;
+    assert_eq!(frames[0]["id"], "new-1");
+    assert_eq!(frames[0]["seq"], n + 1, "a new command gets a new seq");
+    assert_eq!(frames.last().unwrap()["seq"], n, "the newest old id is answered from memory");
+    let cart = until(&mut rx, |f| f["type"] == "cart").await.pop().unwrap();
+    assert_eq!(quantity(&cart), 1, "only the new command was applied: {cart}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cart_commands_past_the_in_flight_bound_are_refused_and_none_is_lost() {
+    let w = World::new().await;
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    let sent = actors::MAX_INFLIGHT_CART * 3;
+    for i in 0..sent {
+        handle.command(socket, w.add(&format!("burst-{i}"), 1)).unwrap();
+    }
+    let (mut acked, mut refused, mut carts, mut last) = (0, 0, 0, 0);
+    while acked + refused < sent || carts < acked {
+        let f = next(&mut rx).await;
+        match f["type"].as_str() {
+            Some("ack") => acked += 1,
+            Some("error") => {
+                assert_eq!(f["code"], "rate_limited", "{f}");
+                refused += 1;
+            }
+            Some("cart") => {
+                carts += 1;
+                last = quantity(&f);
+            }
+            _ => {}
+        }
+    }
+    assert!(acked >= actors::MAX_INFLIGHT_CART, "at least a window's worth is taken: {acked}");
+    assert_eq!(acked + refused, sent, "every command is answered once");
+    assert_eq!(last as usize, acked, "every acknowledged add is in the cart once");
+    assert_eq!(w.quantity_in_store().await as usize, acked);
+}
