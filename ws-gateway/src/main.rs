@@ -28,11 +28,17 @@ enum Cmd {
     },
 }
 
+/// The log filter without `RUST_LOG`: Aisle's info and up; from third parties only
+/// what matters. qdrant-edge warns "Feature flags not initialized!" on every start: its
+/// flags are set only by Qdrant's server (`init_feature_flags` is not exported by the
+/// crate), and the defaults it falls back to are the ones we want.
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,qdrant_edge::common::flags=error";
+
 // A multi-thread runtime: the actors live here; actix runs its own worker threads.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)))
         .init();
     let config = Config::from_env().context("reading configuration")?;
     match Cli::parse().command.unwrap_or(Cmd::Serve) {

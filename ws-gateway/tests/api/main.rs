@@ -6,5 +6,6 @@ mod binary;
 mod browser;
 mod chat;
 mod helpers;
+mod limits;
 mod resilience;
 mod ws_contract;
