@@ -71,6 +71,12 @@ impl KeyedLimiter<DefaultClock> {
     pub fn per_second(n: u32) -> Self {
         Self::new(NonZeroU32::new(n).map(Quota::per_second))
     }
+
+    /// A burst of `n`, then one a minute: for logins, where a slow attempt (a password
+    /// hash) must not let the bucket refill between guesses. `0`: off.
+    pub fn burst_then_one_a_minute(n: u32) -> Self {
+        Self::new(NonZeroU32::new(n).and_then(|n| Some(Quota::with_period(Duration::from_secs(60))?.allow_burst(n))))
+    }
 }
 
 impl<C: Clock> KeyedLimiter<C> {
@@ -126,8 +132,8 @@ impl Limits {
             new_conversations: KeyedLimiter::per_minute(rates.new_conversations_per_minute),
             cart_commands: KeyedLimiter::per_second(rates.cart_commands_per_second),
             messages: KeyedLimiter::per_minute(rates.messages_per_minute),
-            logins_per_email_and_address: KeyedLimiter::per_minute(LOGINS_PER_EMAIL_PER_MINUTE),
-            logins_per_address: KeyedLimiter::per_minute(LOGINS_PER_ADDRESS_PER_MINUTE),
+            logins_per_email_and_address: KeyedLimiter::burst_then_one_a_minute(LOGINS_PER_EMAIL_PER_MINUTE),
+            logins_per_address: KeyedLimiter::burst_then_one_a_minute(LOGINS_PER_ADDRESS_PER_MINUTE),
         }
     }
 

@@ -23,10 +23,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/admin/users", web::post().to(create_user)).route("/v1/auth/login", web::post().to(login));
 }
 
-/// Login attempts per email from one client address: a burst of 10, then one every
-/// 6 seconds.
+/// Login attempts per email from one client address: a burst of 10, then one a
+/// minute (a burst that refilled every few seconds would refill between slow,
+/// password-hashing attempts and never trip).
 pub const LOGINS_PER_EMAIL_PER_MINUTE: u32 = 10;
-/// Login attempts per client address: a burst of 30, then one every 2 seconds.
+/// Login attempts per client address: a burst of 30, then one a minute.
 pub const LOGINS_PER_ADDRESS_PER_MINUTE: u32 = 30;
 
 #[derive(Deserialize)]
