@@ -29,10 +29,15 @@ enum Cmd {
 }
 
 /// The log filter without `RUST_LOG`: Aisle's info and up; from third parties only
-/// what matters. qdrant-edge warns "Feature flags not initialized!" on every start: its
-/// flags are set only by Qdrant's server (`init_feature_flags` is not exported by the
-/// crate), and the defaults it falls back to are the ones we want.
-const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,qdrant_edge::common::flags=error";
+/// warnings that mean something. Quieted, because every start printed them and none
+/// is actionable: actix-server's start-up lines (Aisle logs its own address);
+/// qdrant-edge's info (a line per shard opened) and two warnings about process-wide
+/// settings that only Qdrant's server binary initialises (its crate does not export
+/// the setters) — "Feature flags not initialized!" (the defaults it then uses are the
+/// ones we want) and "MULTI_MMAP_SUPPORT_CHECK_RESULT should be initialized" (the
+/// check never runs embedded, so that module's other warning cannot occur).
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,actix_server=warn,qdrant_edge=warn,\
+                                  qdrant_edge::common::flags=error,qdrant_edge::common::mmap::ops=error";
 
 // A multi-thread runtime: the actors live here; actix runs its own worker threads.
 #[tokio::main]
