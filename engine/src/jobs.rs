@@ -34,6 +34,12 @@ use crate::retrieval::hybrid::IndexRequests;
 pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
 /// An import saves its progress every this many products.
 const PROGRESS_EVERY: usize = 200;
+/// Bytes of import bodies a tenant may have queued or running at once, by default
+/// (`AISLE_IMPORT_QUEUE_BYTES`): four full-size files.
+pub const DEFAULT_IMPORT_QUEUE_BYTES: u64 = 64 * 1024 * 1024;
+/// What a refused import is told to wait before trying again: a queued import of a
+/// few MiB is usually done by then.
+pub const IMPORT_QUEUE_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
@@ -43,6 +49,38 @@ pub enum JobsError {
     Queue(#[from] JobError),
     #[error("the job system has no queue yet")]
     NoQueue,
+    /// One body bigger than the tenant's whole import queue: it could never be taken.
+    #[error("a catalog file is at most {cap} bytes here, this one has {size}")]
+    TooLarge { size: u64, cap: u64 },
+    /// The tenant's imports queued or running hold `queued` bytes; this one would take
+    /// them past `cap`. Try again after `retry_after`.
+    #[error("this shop has {queued} bytes of catalog imports queued or running; one of {size} bytes more would pass its limit of {cap}")]
+    QueueFull { queued: u64, size: u64, cap: u64, retry_after: Duration },
+}
+
+/// How the job system is set up for one process.
+#[derive(Clone, Debug)]
+pub struct JobsOptions {
+    /// This Aisle instance: recorded on every job it queues, so that its start-up
+    /// fails only its own unfinished jobs (`Store::fail_unfinished_jobs`).
+    pub instance_id: String,
+    /// Bytes of import bodies one tenant may have queued or running.
+    pub import_queue_bytes: u64,
+}
+
+impl Default for JobsOptions {
+    /// A fresh random instance id and the default import queue.
+    fn default() -> Self {
+        Self { instance_id: uuid::Uuid::new_v4().to_string(), import_queue_bytes: DEFAULT_IMPORT_QUEUE_BYTES }
+    }
+}
+
+/// Bytes of import bodies queued or running, per tenant and per job (so that a
+/// job's release happens once, however many ways it ends).
+#[derive(Default)]
+struct ImportBytes {
+    per_tenant: HashMap<TenantId, u64>,
+    per_job: HashMap<JobId, (TenantId, u64)>,
 }
 
 /// The job system: records, publishes and runs jobs.
@@ -55,11 +93,74 @@ pub struct Jobs {
     queue: OnceLock<Arc<dyn JobQueue>>,
     /// Per tenant, the indexing job queued and not yet started.
     waiting_index: Mutex<HashMap<TenantId, JobId>>,
+    options: JobsOptions,
+    import_bytes: Mutex<ImportBytes>,
 }
 
 impl Jobs {
+    /// With `JobsOptions::default()` (a random instance id).
     pub fn new(store: Arc<dyn Store>, catalog: Arc<CatalogCache>, index: Option<Arc<HybridRetriever>>) -> Arc<Self> {
-        Arc::new(Self { store, catalog, index, queue: OnceLock::new(), waiting_index: Mutex::new(HashMap::new()) })
+        Self::with_options(store, catalog, index, JobsOptions::default())
+    }
+
+    pub fn with_options(
+        store: Arc<dyn Store>,
+        catalog: Arc<CatalogCache>,
+        index: Option<Arc<HybridRetriever>>,
+        options: JobsOptions,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            catalog,
+            index,
+            queue: OnceLock::new(),
+            waiting_index: Mutex::new(HashMap::new()),
+            options,
+            import_bytes: Mutex::new(ImportBytes::default()),
+        })
+    }
+
+    /// This process's instance id, recorded on the jobs it queues.
+    pub fn instance(&self) -> &str {
+        &self.options.instance_id
+    }
+
+    /// Bytes of the tenant's import bodies queued or running now.
+    pub fn queued_import_bytes(&self, tenant: &TenantId) -> u64 {
+        self.import_bytes.lock().unwrap_or_else(|p| p.into_inner()).per_tenant.get(tenant).copied().unwrap_or(0)
+    }
+
+    /// Takes `size` bytes of the tenant's import queue for `job`, or says why not.
+    fn reserve_import(&self, tenant: &TenantId, job: &JobId, size: u64) -> Result<(), JobsError> {
+        let cap = self.options.import_queue_bytes;
+        if size > cap {
+            return Err(JobsError::TooLarge { size, cap });
+        }
+        let mut bytes = self.import_bytes.lock().unwrap_or_else(|p| p.into_inner());
+        let queued = bytes.per_tenant.get(tenant).copied().unwrap_or(0);
+        if queued + size > cap {
+            return Err(JobsError::QueueFull { queued, size, cap, retry_after: IMPORT_QUEUE_RETRY_AFTER });
+        }
+        bytes.per_tenant.insert(tenant.clone(), queued + size);
+        bytes.per_job.insert(job.clone(), (tenant.clone(), size));
+        Ok(())
+    }
+
+    /// Gives back what `reserve_import` took for `job` (once; later calls do nothing).
+    fn release_import(&self, job: &JobId) {
+        let mut bytes = self.import_bytes.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((tenant, size)) = bytes.per_job.remove(job) else { return };
+        let left = bytes.per_tenant.get(&tenant).copied().unwrap_or(0).saturating_sub(size);
+        if left == 0 {
+            bytes.per_tenant.remove(&tenant);
+        } else {
+            bytes.per_tenant.insert(tenant, left);
+        }
+    }
+
+    /// A job record of this instance.
+    fn new_job(&self, tenant: &TenantId, kind: JobKind) -> JobRecord {
+        JobRecord { instance_id: Some(self.options.instance_id.clone()), ..JobRecord::queued(tenant, kind) }
     }
 
     /// Connects the queue that delivers this system's messages (set once).
@@ -78,14 +179,25 @@ impl Jobs {
         self.queue.get().ok_or(JobsError::NoQueue)
     }
 
-    /// Records an import of `csv` (Aisle or Shopify format) and queues it.
+    /// Records an import of `csv` (Aisle or Shopify format) and queues it. Refused
+    /// (`QueueFull`) while the tenant's queued and running imports hold too many bytes
+    /// (`JobsOptions::import_queue_bytes`); the bytes are given back when the job ends.
     pub async fn submit_import(&self, tenant: &TenantId, csv: Vec<u8>) -> Result<JobRecord, JobsError> {
-        let job = JobRecord::queued(tenant, JobKind::Import);
-        self.store.create_job(&job).await?;
-        let message = JobMessage { job_id: job.id.clone(), tenant_id: tenant.clone(), kind: JobKind::Import, body: csv };
-        if let Err(e) = self.queue()?.publish(message).await {
-            self.finish(job.clone(), JobStatus::Failed, json!({"error": e.to_string()})).await;
-            return Err(e.into());
+        let job = self.new_job(tenant, JobKind::Import);
+        self.reserve_import(tenant, &job.id, csv.len() as u64)?;
+        let queued = async {
+            self.store.create_job(&job).await?;
+            let message = JobMessage { job_id: job.id.clone(), tenant_id: tenant.clone(), kind: JobKind::Import, body: csv };
+            if let Err(e) = self.queue()?.publish(message).await {
+                self.finish(job.clone(), JobStatus::Failed, json!({"error": e.to_string()})).await;
+                return Err(e.into());
+            }
+            Ok::<_, JobsError>(())
+        }
+        .await;
+        if let Err(e) = queued {
+            self.release_import(&job.id);
+            return Err(e);
         }
         Ok(job)
     }
@@ -101,7 +213,7 @@ impl Jobs {
             if let Some(id) = waiting.get(tenant) {
                 return Ok(Some(id.clone()));
             }
-            let job = JobRecord::queued(tenant, JobKind::Index);
+            let job = self.new_job(tenant, JobKind::Index);
             waiting.insert(tenant.clone(), job.id.clone());
             job
         };
@@ -266,15 +378,22 @@ impl Jobs {
 impl JobHandler for Jobs {
     async fn run(&self, message: &JobMessage, attempt: u32) -> Result<(), JobFailure> {
         match message.kind {
-            JobKind::Import => self.run_import(message, attempt).await,
+            JobKind::Import => {
+                let done = self.run_import(message, attempt).await;
+                if done.is_ok() {
+                    self.release_import(&message.job_id);
+                }
+                done
+            }
             JobKind::Index => self.run_index(message, attempt).await,
         }
     }
 
     async fn give_up(&self, message: &JobMessage, reason: &str) {
         tracing::error!(job = %message.job_id, tenant = %message.tenant_id, kind = message.kind.as_str(), %reason, "job failed");
-        if message.kind == JobKind::Index {
-            self.forget_waiting(&message.tenant_id, &message.job_id);
+        match message.kind {
+            JobKind::Index => self.forget_waiting(&message.tenant_id, &message.job_id),
+            JobKind::Import => self.release_import(&message.job_id),
         }
         if let Ok(Some(job)) = self.store.get_job(&message.tenant_id, &message.job_id).await {
             self.finish(job, JobStatus::Failed, json!({"error": reason})).await;
@@ -336,17 +455,21 @@ impl RetryPolicy {
 
 /// The embedded job queue: an unbounded channel read by `workers` tasks. Messages live
 /// in memory only: a job unfinished when the process stops is marked `failed` at the
-/// next start (`Store::fail_unfinished_jobs`, called by the gateway's start-up).
+/// next start of the same instance (`Store::fail_unfinished_jobs`, called by the
+/// gateway's start-up with its persistent instance id).
 pub struct InProcessQueue {
     tx: mpsc::UnboundedSender<JobMessage>,
+    /// Kept so that the channel stays open with no workers.
+    _rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<JobMessage>>>,
 }
 
 impl InProcessQueue {
-    /// Starts the workers on the current tokio runtime.
+    /// Starts the workers on the current tokio runtime. With 0 workers messages only
+    /// wait (tests use it to hold jobs queued).
     pub fn start(handler: Arc<dyn JobHandler>, workers: usize, retry: RetryPolicy) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel::<JobMessage>();
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        for worker in 0..workers.max(1) {
+        for worker in 0..workers {
             let (rx, handler) = (rx.clone(), handler.clone());
             tokio::spawn(async move {
                 loop {
@@ -355,7 +478,7 @@ impl InProcessQueue {
                 }
             });
         }
-        Arc::new(Self { tx })
+        Arc::new(Self { tx, _rx: rx })
     }
 }
 

@@ -194,6 +194,13 @@ async fn start_aisle(o: &BenchOptions) -> Result<Aisle> {
             cmd.env("AISLE_DEMO", "1")
                 .env("AISLE_BIND", &addr)
                 .env("AISLE_DATA_DIR", dir.path.join("data"))
+                // The bench is one client address opening 50 sockets at once, and 50
+                // conversations at 40 cart commands/s each: far past the limits a shop
+                // gets by default. Raised (not off) so the limiters stay in the path.
+                .env("AISLE_RATE_WS_CONNECTS", "1000000")
+                .env("AISLE_RATE_NEW_CONVERSATIONS", "1000000")
+                .env("AISLE_RATE_CART_COMMANDS", "1000000")
+                .env("AISLE_RATE_MESSAGES", "1000000")
                 // Loopback only: the offline assistant answers, never a remote model.
                 .env_remove("GROQ_API_KEY")
                 .env_remove("AISLE_GROQ_BASE_URL");

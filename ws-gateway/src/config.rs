@@ -59,6 +59,50 @@ pub struct Config {
     pub ws_outbox_bytes: usize,
     /// A write the client does not take within this long closes its socket (4008).
     pub ws_write_timeout: Duration,
+    /// The shopper-facing rate limits.
+    pub rate_limits: RateLimits,
+    /// Bytes of catalog import bodies one tenant may have queued or running.
+    pub import_queue_bytes: u64,
+    /// This instance's id, recorded on the jobs it queues; `None`: generated into
+    /// `data_dir/instance.id` on first start and kept.
+    pub instance_id: Option<String>,
+    /// Workers of the in-process job queue: an import and an indexing run side by
+    /// side (tests set 0 to hold jobs queued).
+    pub job_workers: usize,
+}
+
+/// Rate limits (`crate::limits`); each `0` turns its bound off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// WebSocket connects per minute per client address (`AISLE_RATE_WS_CONNECTS`).
+    pub ws_connects_per_minute: u32,
+    /// New conversations per minute per deployment key (`AISLE_RATE_NEW_CONVERSATIONS`).
+    pub new_conversations_per_minute: u32,
+    /// Cart commands per second per conversation (`AISLE_RATE_CART_COMMANDS`).
+    pub cart_commands_per_second: u32,
+    /// Messages per minute per conversation (`AISLE_RATE_MESSAGES`).
+    pub messages_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    /// Generous for people, tight for scripts: a shopper reconnecting, opening tabs or
+    /// sharing an office's address stays far below them.
+    fn default() -> Self {
+        Self { ws_connects_per_minute: 120, new_conversations_per_minute: 1200, cart_commands_per_second: 10, messages_per_minute: 20 }
+    }
+}
+
+impl RateLimits {
+    /// High enough that no test or benchmark meets them, while keeping the limiters
+    /// in the path.
+    pub fn permissive() -> Self {
+        Self {
+            ws_connects_per_minute: 1_000_000,
+            new_conversations_per_minute: 1_000_000,
+            cart_commands_per_second: 1_000_000,
+            messages_per_minute: 1_000_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -78,6 +122,10 @@ impl Default for Config {
             hello_timeout: Duration::from_secs(10),
             ws_outbox_bytes: actors::OUTBOX_BYTES,
             ws_write_timeout: Duration::from_secs(10),
+            rate_limits: RateLimits::default(),
+            import_queue_bytes: engine::jobs::DEFAULT_IMPORT_QUEUE_BYTES,
+            instance_id: None,
+            job_workers: 2,
         }
     }
 }
@@ -136,12 +184,56 @@ impl Config {
             let ms: u64 = v.parse().map_err(|_| ConfigError { var: "AISLE_WS_WRITE_TIMEOUT_MS", message: format!("{v:?} is not a number of milliseconds") })?;
             c.ws_write_timeout = Duration::from_millis(ms.max(100));
         }
+        let count = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match non_empty(var) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| ConfigError { var, message: format!("{v:?} is not a whole number (0 turns the limit off)") }),
+            }
+        };
+        let d = RateLimits::default();
+        c.rate_limits = RateLimits {
+            ws_connects_per_minute: count("AISLE_RATE_WS_CONNECTS", d.ws_connects_per_minute)?,
+            new_conversations_per_minute: count("AISLE_RATE_NEW_CONVERSATIONS", d.new_conversations_per_minute)?,
+            cart_commands_per_second: count("AISLE_RATE_CART_COMMANDS", d.cart_commands_per_second)?,
+            messages_per_minute: count("AISLE_RATE_MESSAGES", d.messages_per_minute)?,
+        };
+        if let Some(v) = non_empty("AISLE_IMPORT_QUEUE_BYTES") {
+            c.import_queue_bytes = v.parse().ok().filter(|&n: &u64| n > 0).ok_or_else(|| ConfigError {
+                var: "AISLE_IMPORT_QUEUE_BYTES",
+                message: format!("{v:?} is not a positive number of bytes"),
+            })?;
+        }
+        if let Some(v) = non_empty("AISLE_INSTANCE_ID") {
+            if v.len() > 64 || !v.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')) {
+                return Err(ConfigError { var: "AISLE_INSTANCE_ID", message: "1 to 64 letters, digits, '-', '_' or '.'".into() });
+            }
+            c.instance_id = Some(v);
+        }
         for unsupported in ["AISLE_AMQP_URL", "AISLE_REDIS_URL"] {
             if non_empty(unsupported).is_some() {
                 tracing::warn!(var = unsupported, "set, but this build runs that part embedded; it is ignored");
             }
         }
         Ok(c)
+    }
+
+    /// This instance's id: `instance_id`, else the one kept in `data_dir/instance.id`
+    /// (a UUID written on first start). It outlives restarts, so that start-up can
+    /// fail the jobs this instance left unfinished and no other node's.
+    pub fn instance_id_or_create(&self) -> std::io::Result<String> {
+        if let Some(id) = &self.instance_id {
+            return Ok(id.clone());
+        }
+        let path = self.data_dir.join("instance.id");
+        match std::fs::read_to_string(&path) {
+            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        std::fs::write(&path, format!("{id}\n"))?;
+        Ok(id)
     }
 
     /// The database URL in effect.
@@ -209,6 +301,45 @@ mod tests {
         for bad in ["localhost:6334", "grpc://h:6334", "http://", "http://:6334", "http://h:port", "http://a b"] {
             assert_eq!(cfg(&[("AISLE_QDRANT_URL", bad)]).unwrap_err().var, "AISLE_QDRANT_URL", "{bad}");
         }
+    }
+
+    #[test]
+    fn rate_limits_and_the_import_queue_are_configurable() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.rate_limits, RateLimits::default());
+        assert_eq!(c.import_queue_bytes, 64 * 1024 * 1024);
+        let c = cfg(&[
+            ("AISLE_RATE_WS_CONNECTS", "5"),
+            ("AISLE_RATE_NEW_CONVERSATIONS", "0"),
+            ("AISLE_RATE_CART_COMMANDS", "40"),
+            ("AISLE_RATE_MESSAGES", "3"),
+            ("AISLE_IMPORT_QUEUE_BYTES", "1000"),
+            ("AISLE_INSTANCE_ID", "node-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.rate_limits,
+            RateLimits { ws_connects_per_minute: 5, new_conversations_per_minute: 0, cart_commands_per_second: 40, messages_per_minute: 3 }
+        );
+        assert_eq!((c.import_queue_bytes, c.instance_id.as_deref()), (1000, Some("node-1")));
+        for var in ["AISLE_RATE_WS_CONNECTS", "AISLE_RATE_NEW_CONVERSATIONS", "AISLE_RATE_CART_COMMANDS", "AISLE_RATE_MESSAGES"] {
+            assert_eq!(cfg(&[(var, "-1")]).unwrap_err().var, var);
+            assert_eq!(cfg(&[(var, "lots")]).unwrap_err().var, var);
+        }
+        assert_eq!(cfg(&[("AISLE_IMPORT_QUEUE_BYTES", "0")]).unwrap_err().var, "AISLE_IMPORT_QUEUE_BYTES");
+        assert_eq!(cfg(&[("AISLE_INSTANCE_ID", "a b")]).unwrap_err().var, "AISLE_INSTANCE_ID");
+    }
+
+    #[test]
+    fn the_instance_id_is_kept_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let first = c.instance_id_or_create().unwrap();
+        assert_eq!(c.instance_id_or_create().unwrap(), first, "the same after a restart");
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(Config { data_dir: other.path().to_path_buf(), ..Config::default() }.instance_id_or_create().unwrap(), first);
+        let named = Config { instance_id: Some("node-7".into()), ..c };
+        assert_eq!(named.instance_id_or_create().unwrap(), "node-7");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub mod close {
     /// or a write waited longer than the write timeout. The conversation is intact;
     /// the client reconnects and resumes with `resume_from_seq`.
     pub const TOO_SLOW: u16 = 4008;
+    /// Refused by a rate limit (new conversations per deployment key); the `error`
+    /// frame before the close says how long to wait.
+    pub const RATE_LIMITED: u16 = 4429;
     pub const INTERNAL: u16 = 1011;
 }
 
@@ -47,11 +50,18 @@ pub mod close {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Sent as `Retry-After` (whole seconds, at least 1): how long a rate-limited
+    /// client should wait.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after: None }
+    }
+    /// `rate_limited` (429) with `Retry-After`.
+    pub fn rate_limited(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        Self { code: ErrorCode::RateLimited, message: message.into(), retry_after: Some(retry_after) }
     }
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "not found")
@@ -63,8 +73,11 @@ impl ResponseError for ApiError {
         status_of(self.code)
     }
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(json!({"error": {"code": self.code.as_str(), "message": self.message}}))
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(wait) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, retry_after_secs(wait).to_string()));
+        }
+        response.json(json!({"error": {"code": self.code.as_str(), "message": self.message}}))
     }
 }
 
@@ -94,6 +107,11 @@ impl From<tenants::TenantError> for ApiError {
             tenants::TenantError::Store(s) => s.into(),
         }
     }
+}
+
+/// A wait as `Retry-After` seconds: rounded up, at least 1.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Request bodies and query strings actix could not read, in the contract's error

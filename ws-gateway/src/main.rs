@@ -28,11 +28,22 @@ enum Cmd {
     },
 }
 
+/// The log filter without `RUST_LOG`: Aisle's info and up; from third parties only
+/// warnings that mean something. Quieted, because every start printed them and none
+/// is actionable: actix-server's start-up lines (Aisle logs its own address);
+/// qdrant-edge's info (a line per shard opened) and two warnings about process-wide
+/// settings that only Qdrant's server binary initialises (its crate does not export
+/// the setters) — "Feature flags not initialized!" (the defaults it then uses are the
+/// ones we want) and "MULTI_MMAP_SUPPORT_CHECK_RESULT should be initialized" (the
+/// check never runs embedded, so that module's other warning cannot occur).
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,actix_server=warn,qdrant_edge=warn,\
+                                  qdrant_edge::common::flags=error,qdrant_edge::common::mmap::ops=error";
+
 // A multi-thread runtime: the actors live here; actix runs its own worker threads.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)))
         .init();
     let config = Config::from_env().context("reading configuration")?;
     match Cli::parse().command.unwrap_or(Cmd::Serve) {

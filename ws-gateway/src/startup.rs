@@ -10,7 +10,7 @@ use actors::{Conversations, Services};
 use engine::assistant::OfflineAssistant;
 use engine::carts::CartService;
 use engine::catalog::CatalogCache;
-use engine::jobs::{InProcessQueue, Jobs, RetryPolicy};
+use engine::jobs::{InProcessQueue, Jobs, JobsOptions, RetryPolicy};
 use engine::ports::llm::LanguageModel;
 use engine::ports::retriever::Retriever;
 use engine::ports::store::Store;
@@ -35,9 +35,6 @@ pub enum StartupError {
     #[error("cannot seed the demo shop: {0}")]
     Demo(#[from] crate::demo::DemoError),
 }
-
-/// Workers of the in-process job queue: an import and an indexing run side by side.
-pub const JOB_WORKERS: usize = 2;
 
 /// How soon a catalog change (an import, an edit, stock) reaches carts and retrieval.
 pub const CATALOG_STALENESS: std::time::Duration = std::time::Duration::from_millis(250);
@@ -107,15 +104,20 @@ impl Application {
             None => Arc::new(KeywordRetriever::new(catalog.clone())),
         };
         // Background jobs (imports, indexing) on the in-process queue.
-        // The in-process queue starts empty: a job a previous run left unfinished will
-        // never run, so its record says so rather than "queued" for ever.
-        match store.fail_unfinished_jobs("interrupted: Aisle restarted before the job finished; submit it again").await {
+        let instance_id = config
+            .instance_id_or_create()
+            .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?;
+        // The in-process queue starts empty: a job this instance left unfinished will
+        // never run, so its record says so rather than "queued" for ever. Other
+        // instances' jobs (a shared PostgreSQL) are theirs to settle.
+        match store.fail_unfinished_jobs(&instance_id, "interrupted: Aisle restarted before the job finished; submit it again").await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(jobs = n, "jobs interrupted by the last shutdown marked failed"),
             Err(e) => tracing::warn!(error = %e, "cannot mark interrupted jobs"),
         }
-        let jobs = Jobs::new(store.clone(), catalog.clone(), hybrid.clone());
-        jobs.set_queue(InProcessQueue::start(jobs.clone(), JOB_WORKERS, RetryPolicy::default()));
+        let options = JobsOptions { instance_id, import_queue_bytes: config.import_queue_bytes };
+        let jobs = Jobs::with_options(store.clone(), catalog.clone(), hybrid.clone(), options);
+        jobs.set_queue(InProcessQueue::start(jobs.clone(), config.job_workers, RetryPolicy::default()));
         jobs.attach_to_retriever();
         if config.groq_api_key.is_some() {
             tracing::warn!("GROQ_API_KEY is set, but this build answers with the offline assistant only");
@@ -147,6 +149,8 @@ impl Application {
 
         let metrics = Metrics::new();
         metrics.set_retrieval_hybrid(hybrid_on);
+        let limits = Arc::new(crate::limits::Limits::new(&config.rate_limits));
+        limits.start_pruning(crate::limits::PRUNE_EVERY);
         let listener = TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?.port();
         let state = web::Data::new(AppState {
@@ -156,7 +160,7 @@ impl Application {
             tenants,
             retriever: services_retriever,
             jobs,
-            login_limiter: crate::routes::users::login_limiter(),
+            limits,
             conversations,
             session_keys,
             demo,

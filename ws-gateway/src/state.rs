@@ -29,8 +29,9 @@ pub struct AppState {
     /// The retrieval the assistant uses (admin product search uses it too).
     pub retriever: Arc<dyn Retriever>,
     pub jobs: Arc<Jobs>,
-    /// Portal login attempts per email and per client address.
-    pub login_limiter: Arc<crate::routes::users::LoginLimits>,
+    /// Every rate limit (`crate::limits`): WebSocket connects, new conversations,
+    /// cart commands and messages, portal logins.
+    pub limits: Arc<crate::limits::Limits>,
     pub conversations: Conversations,
     pub session_keys: SessionKeys,
     pub demo: Option<DemoShop>,

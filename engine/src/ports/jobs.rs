@@ -98,6 +98,9 @@ pub struct JobRecord {
     pub detail: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The Aisle instance that queued it (`Jobs::instance`); `None` for a job
+    /// recorded before instances were. Start-up fails only its own unfinished jobs.
+    pub instance_id: Option<String>,
 }
 
 impl JobRecord {
@@ -116,6 +119,7 @@ impl JobRecord {
             detail: "{}".into(),
             created_at: now,
             updated_at: now,
+            instance_id: None,
         }
     }
 }

@@ -225,11 +225,13 @@ pub trait Store: Send + Sync + 'static {
     /// has no such job).
     async fn save_job(&self, job: &JobRecord) -> StoreResult<()>;
     async fn get_job(&self, tenant: &TenantId, id: &JobId) -> StoreResult<Option<JobRecord>>;
-    /// Marks every `queued` or `running` job `failed` with `reason`, returning how many.
-    /// For start-up with the in-process queue, whose messages die with the process: a
-    /// job left unfinished then will never run, and its record must say so. (Not
-    /// scoped by tenant: it is about the process, not a tenant.)
-    async fn fail_unfinished_jobs(&self, reason: &str) -> StoreResult<u64>;
+    /// Marks every `queued` or `running` job that `instance` queued `failed` with
+    /// `reason`, returning how many; jobs with no instance (recorded before instances
+    /// were, migration 0006) count as this instance's. For start-up with the in-process
+    /// queue, whose messages die with the process: a job left unfinished then will
+    /// never run, and its record must say so. Another instance's jobs on a shared
+    /// database are left alone. (Not scoped by tenant: it is about the process.)
+    async fn fail_unfinished_jobs(&self, instance: &str, reason: &str) -> StoreResult<u64>;
 
     // --- catalog -----------------------------------------------------------------
     /// Inserts or, when the tenant already has a product with this SKU, updates it

@@ -218,3 +218,52 @@ async fn a_search_with_the_index_behind_answers_by_keyword_at_once_and_asks_for_
     let report = hybrid.ensure_indexed(&tenant, &snapshot).await.unwrap();
     assert_eq!((report.embedded, report.unchanged), (1, 2), "only the new product is embedded");
 }
+
+/// A tenant's import bodies queued or running are capped: past the cap an import is
+/// refused (`QueueFull`, with a wait), one body above the whole cap is `TooLarge`, and
+/// the bytes come back when a job finishes or fails. Workers: none, so that jobs stay
+/// queued until the test runs them.
+#[tokio::test]
+async fn queued_import_bytes_are_capped_per_tenant_and_given_back_when_a_job_ends() {
+    use engine::jobs::{JobsError, JobsOptions};
+    use engine::ports::jobs::{JobHandler, JobMessage};
+    let (store, _db) = crate::support::sqlite_store().await;
+    let tenant = crate::support::seed_tenant(store.as_ref(), "Outdoors").await;
+    let other = crate::support::seed_tenant(store.as_ref(), "Other").await;
+    let cache = Arc::new(CatalogCache::new(store.clone()));
+    let file = csv(&[KAYAK, TENT]);
+    let size = file.len() as u64;
+    let options = JobsOptions { instance_id: "node-test".into(), import_queue_bytes: 2 * size + size / 2 };
+    let jobs = Jobs::with_options(store.clone(), cache, None, options);
+    jobs.set_queue(InProcessQueue::start(jobs.clone(), 0, fast_retries(1)));
+
+    let first = jobs.submit_import(&tenant, file.clone()).await.unwrap();
+    assert_eq!(first.instance_id.as_deref(), Some("node-test"), "a job records the instance that queued it");
+    assert_eq!(store.get_job(&tenant, &first.id).await.unwrap().unwrap().instance_id.as_deref(), Some("node-test"));
+    let second = jobs.submit_import(&tenant, file.clone()).await.unwrap();
+    assert_eq!(jobs.queued_import_bytes(&tenant), 2 * size);
+    match jobs.submit_import(&tenant, file.clone()).await {
+        Err(JobsError::QueueFull { queued, cap, retry_after, .. }) => {
+            assert_eq!((queued, cap), (2 * size, 2 * size + size / 2));
+            assert!(retry_after > Duration::ZERO);
+        }
+        other => panic!("a third file passes the cap: {other:?}"),
+    }
+    // Another tenant has its own queue.
+    jobs.submit_import(&other, file.clone()).await.unwrap();
+    assert!(matches!(jobs.submit_import(&tenant, vec![b'x'; (3 * size) as usize]).await, Err(JobsError::TooLarge { .. })));
+
+    // The first job runs to the end: its bytes come back and a third file fits.
+    let message = |id: &JobId| JobMessage { job_id: id.clone(), tenant_id: tenant.clone(), kind: JobKind::Import, body: file.clone() };
+    jobs.run(&message(&first.id), 1).await.unwrap();
+    assert_eq!(store.get_job(&tenant, &first.id).await.unwrap().unwrap().status, JobStatus::Done);
+    assert_eq!(jobs.queued_import_bytes(&tenant), size);
+    let third = jobs.submit_import(&tenant, file.clone()).await.unwrap();
+    // A job that fails for good gives its bytes back too, once.
+    jobs.give_up(&message(&second.id), "broken").await;
+    jobs.give_up(&message(&second.id), "broken").await;
+    assert_eq!(store.get_job(&tenant, &second.id).await.unwrap().unwrap().status, JobStatus::Failed);
+    assert_eq!(jobs.queued_import_bytes(&tenant), size);
+    jobs.run(&message(&third.id), 1).await.unwrap();
+    assert_eq!(jobs.queued_import_bytes(&tenant), 0);
+}

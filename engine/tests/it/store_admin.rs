@@ -16,6 +16,7 @@ store_tests!(
     jobs_round_trip_and_stay_with_their_tenant,
     shopper_messages_are_counted_per_tenant_since_a_time,
     unfinished_jobs_are_failed_at_start_up,
+    start_up_fails_only_its_own_instances_jobs,
 );
 
 async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
@@ -110,14 +111,48 @@ async fn unfinished_jobs_are_failed_at_start_up(store: Arc<dyn Store>) {
     for status in [JobStatus::Queued, JobStatus::Running, JobStatus::Done, JobStatus::Failed] {
         let mut job = JobRecord::queued(&t, JobKind::Import);
         job.status = status;
+        job.instance_id = Some("node-a".into());
         store.create_job(&job).await.unwrap();
         jobs.push(job);
     }
-    assert_eq!(store.fail_unfinished_jobs("interrupted").await.unwrap(), 2);
+    assert_eq!(store.get_job(&t, &jobs[0].id).await.unwrap().unwrap().instance_id.as_deref(), Some("node-a"));
+    assert_eq!(store.fail_unfinished_jobs("node-a", "interrupted").await.unwrap(), 2);
     let after: Vec<JobStatus> =
         futures_util::future::join_all(jobs.iter().map(|j| store.get_job(&t, &j.id))).await.into_iter().map(|j| j.unwrap().unwrap().status).collect();
     assert_eq!(after, [JobStatus::Failed, JobStatus::Failed, JobStatus::Done, JobStatus::Failed]);
     let first = store.get_job(&t, &jobs[0].id).await.unwrap().unwrap();
     assert!(first.detail.contains("interrupted"), "{}", first.detail);
-    assert_eq!(store.fail_unfinished_jobs("interrupted").await.unwrap(), 0);
+    assert_eq!(store.fail_unfinished_jobs("node-a", "interrupted").await.unwrap(), 0);
+}
+
+/// On a shared database, one node's start-up leaves another node's unfinished jobs
+/// alone; jobs recorded before instances were (no instance) are the starting node's.
+async fn start_up_fails_only_its_own_instances_jobs(store: Arc<dyn Store>) {
+    use engine::ports::jobs::{JobKind, JobRecord, JobStatus};
+    let t = seed_tenant(store.as_ref(), "T").await;
+    let job = |instance: Option<&str>, status: JobStatus| {
+        let mut j = JobRecord::queued(&t, JobKind::Import);
+        j.status = status;
+        j.instance_id = instance.map(str::to_string);
+        j
+    };
+    let mine = job(Some("node-a"), JobStatus::Running);
+    let theirs_running = job(Some("node-b"), JobStatus::Running);
+    let theirs_queued = job(Some("node-b"), JobStatus::Queued);
+    let legacy = job(None, JobStatus::Queued);
+    for j in [&mine, &theirs_running, &theirs_queued, &legacy] {
+        store.create_job(j).await.unwrap();
+    }
+    assert_eq!(store.fail_unfinished_jobs("node-a", "interrupted").await.unwrap(), 2);
+    let status = |id| {
+        let store = store.clone();
+        let t = t.clone();
+        async move { store.get_job(&t, id).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status(&mine.id).await, JobStatus::Failed);
+    assert_eq!(status(&legacy.id).await, JobStatus::Failed, "a job from before instances is the single node's");
+    assert_eq!(status(&theirs_running.id).await, JobStatus::Running, "another instance's running job is untouched");
+    assert_eq!(status(&theirs_queued.id).await, JobStatus::Queued);
+    let untouched = store.get_job(&t, &theirs_running.id).await.unwrap().unwrap();
+    assert_eq!((untouched.detail.as_str(), untouched.instance_id.as_deref()), ("{}", Some("node-b")));
 }

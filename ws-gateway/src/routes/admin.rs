@@ -83,8 +83,18 @@ fn too_large() -> ApiError {
 }
 
 fn jobs_error(e: engine::jobs::JobsError) -> ApiError {
+    use engine::jobs::JobsError;
     match e {
-        engine::jobs::JobsError::Store(s) => s.into(),
+        JobsError::Store(s) => s.into(),
+        JobsError::TooLarge { cap, .. } => {
+            ApiError::new(ErrorCode::TooLarge, format!("a catalog file is at most {cap} bytes on this server (AISLE_IMPORT_QUEUE_BYTES)"))
+        }
+        JobsError::QueueFull { queued, cap, retry_after, .. } => ApiError::rate_limited(
+            format!(
+                "this shop already has {queued} bytes of catalog imports queued or running (at most {cap}); wait for them to finish and send it again"
+            ),
+            retry_after,
+        ),
         other => {
             tracing::error!(error = %other, "job system error");
             ApiError::new(ErrorCode::Unavailable, "the job queue is unavailable")

@@ -12,6 +12,13 @@ use crate::state::AppState;
 const HARD_FRAME_LIMIT: usize = 64 * 1024;
 
 pub async fn upgrade(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, actix_web::Error> {
+    // Connects per client address (the TCP peer; `X-Forwarded-For` is not trusted):
+    // refused before the upgrade, with `Retry-After`.
+    let address = req.peer_addr().map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+    if let Err(wait) = state.limits.ws_connects.check(&address) {
+        let message = format!("too many WebSocket connects from this address; {}", crate::limits::wait_text(wait));
+        return Err(crate::error::ApiError::rate_limited(message, wait).into());
+    }
     let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream.max_frame_size(HARD_FRAME_LIMIT).aggregate_continuations().max_continuation_size(HARD_FRAME_LIMIT);

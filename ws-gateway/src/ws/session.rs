@@ -189,6 +189,12 @@ async fn open(state: &AppState, hello: &Hello, origin: Option<&str>) -> Result<O
             }
         }
         None => {
+            // New conversations per deployment key: past it the socket is refused
+            // (close 4429) before anything is written.
+            if let Err(wait) = state.limits.new_conversations.check(deployment.id.as_str()) {
+                let message = format!("too many new conversations for this deployment; {}", crate::limits::wait_text(wait));
+                return Err((ErrorCode::RateLimited, message, close::RATE_LIMITED));
+            }
             let record = ConversationRecord {
                 id: ConversationId::generate(),
                 tenant_id: tenant.clone(),
@@ -318,7 +324,7 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
                 match msg {
                     Ok(AggregatedMessage::Text(text)) => {
                         state.metrics.ws_frame_in();
-                        if let Some(command) = inbound(&mut session, &handle, socket, &text).await {
+                        if let Some(command) = inbound(state, &conversation, &mut session, &handle, socket, &text).await {
                             // The actor stopped under us: attach to its next incarnation
                             // (rebuilt from the store) and hand it the command.
                             reattached += 1;
@@ -371,8 +377,18 @@ async fn connected(state: &AppState, mut session: Session, mut stream: Aggregate
 }
 
 /// Handles one text frame. A command the conversation could not take (its actor just
-/// stopped) is handed back so the caller re-attaches and sends it again.
-async fn inbound(session: &mut Session, handle: &ConversationHandle, socket: SocketId, text: &str) -> Option<actors::Command> {
+/// stopped) is handed back so the caller re-attaches and sends it again. Commands are
+/// rate limited per conversation (all its sockets share the budget): past the limit
+/// the command gets `error` `rate_limited` with its `id`, nothing is applied, and the
+/// same command may be sent again later.
+async fn inbound(
+    state: &AppState,
+    conversation: &ConversationId,
+    session: &mut Session,
+    handle: &ConversationHandle,
+    socket: SocketId,
+    text: &str,
+) -> Option<actors::Command> {
     if text.len() > MAX_FRAME_BYTES {
         let _ = handle.reject(None, ErrorCode::TooLarge, format!("a frame has at most {MAX_FRAME_BYTES} bytes"));
         return None;
@@ -385,6 +401,15 @@ async fn inbound(session: &mut Session, handle: &ConversationHandle, socket: Soc
             let _ = handle.reject(None, ErrorCode::BadRequest, "already said hello".into());
         }
         Ok(Frame::Command(command)) => {
+            let (limiter, what) = match &command {
+                actors::Command::Message { .. } => (&state.limits.messages, "messages"),
+                actors::Command::Cart { .. } => (&state.limits.cart_commands, "cart commands"),
+            };
+            if let Err(wait) = limiter.check(conversation.as_str()) {
+                let message = format!("too many {what} in this conversation; {}", crate::limits::wait_text(wait));
+                let _ = handle.reject(Some(command.id().as_str().to_string()), ErrorCode::RateLimited, message);
+                return None;
+            }
             if handle.command(socket, command.clone()).is_err() {
                 return Some(command);
             }

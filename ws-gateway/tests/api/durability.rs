@@ -98,6 +98,12 @@ impl Server {
             .env("AISLE_BIND", format!("127.0.0.1:{}", self.port))
             .env("AISLE_DATA_DIR", &self.data_dir)
             .env("RUST_LOG", "warn")
+            // The shoppers here are a load generator on one address: the rate limits
+            // (tested in `limits.rs`) would refuse them, so they are off.
+            .env("AISLE_RATE_WS_CONNECTS", "0")
+            .env("AISLE_RATE_NEW_CONVERSATIONS", "0")
+            .env("AISLE_RATE_CART_COMMANDS", "0")
+            .env("AISLE_RATE_MESSAGES", "0")
             .env_remove("GROQ_API_KEY")
             .env_remove("AISLE_DATABASE_URL")
             .env_remove("AISLE_QDRANT_URL")

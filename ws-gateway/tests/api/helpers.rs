@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use ws_gateway::config::Config;
+use ws_gateway::config::{Config, RateLimits};
 use ws_gateway::startup::Application;
 use ws_gateway::state::{AppState, DemoShop};
 
@@ -43,6 +43,11 @@ pub struct Options {
     /// `AISLE_WS_OUTBOX_BYTES` and `AISLE_WS_WRITE_TIMEOUT_MS`.
     pub ws_outbox_bytes: usize,
     pub ws_write_timeout: Duration,
+    /// Permissive unless a test is about the limits.
+    pub rate_limits: RateLimits,
+    pub import_queue_bytes: u64,
+    /// Workers of the job queue; 0 holds jobs queued.
+    pub job_workers: usize,
 }
 
 impl Default for Options {
@@ -54,6 +59,9 @@ impl Default for Options {
             platform_api: true,
             ws_outbox_bytes: actors::OUTBOX_BYTES,
             ws_write_timeout: Duration::from_secs(10),
+            rate_limits: RateLimits::permissive(),
+            import_queue_bytes: Config::default().import_queue_bytes,
+            job_workers: Config::default().job_workers,
         }
     }
 }
@@ -77,6 +85,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         platform_token: opts.platform_api.then(|| ws_gateway::config::Secret::new(PLATFORM_TOKEN)),
         ws_outbox_bytes: opts.ws_outbox_bytes,
         ws_write_timeout: opts.ws_write_timeout,
+        rate_limits: opts.rate_limits,
+        import_queue_bytes: opts.import_queue_bytes,
+        job_workers: opts.job_workers,
         ..Config::default()
     };
     let app = match opts.db {
@@ -149,6 +160,17 @@ impl Ws {
         }
         let (inner, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connects");
         Ws { inner }
+    }
+
+    /// Connects from a given local address (127.0.0.2 is another client on Linux,
+    /// whose loopback is all of 127/8); the server's refusal is an `Err`.
+    pub async fn connect_from(port: u16, local: std::net::IpAddr) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(std::net::SocketAddr::new(local, 0)).expect("bind the client address");
+        let tcp = socket.connect(std::net::SocketAddr::from(([127, 0, 0, 1], port))).await.expect("tcp connects");
+        let req = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().unwrap();
+        let (inner, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp)).await?;
+        Ok(Ws { inner })
     }
 
     pub async fn send(&mut self, v: Value) {

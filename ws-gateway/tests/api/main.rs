@@ -7,6 +7,7 @@ mod browser;
 mod chat;
 mod durability;
 mod helpers;
+mod limits;
 mod resilience;
 mod slow_and_deep;
 mod ws_contract;

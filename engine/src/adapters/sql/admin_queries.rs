@@ -68,7 +68,7 @@ macro_rules! impl_admin_queries {
 
             pub(super) async fn insert_job(&self, job: &JobRecord) -> StoreResult<()> {
                 sqlx::query(&format!(
-                    "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 ))
                 .bind(job.id.as_str())
                 .bind(job.tenant_id.as_str())
@@ -82,6 +82,7 @@ macro_rules! impl_admin_queries {
                 .bind(&job.detail)
                 .bind(millis(&job.created_at))
                 .bind(millis(&job.updated_at))
+                .bind(job.instance_id.as_deref())
                 .execute(&self.writer)
                 .await
                 .map_err(db_err)?;
@@ -131,13 +132,18 @@ macro_rules! impl_admin_queries {
                 .map_err(db_err)
             }
 
-            pub(super) async fn fail_unfinished(&self, reason: &str) -> StoreResult<u64> {
+            /// Not scoped by tenant (it is about a process, not a tenant): scoped by the
+            /// instance that queued the jobs instead. NULL is a job from before
+            /// instances were recorded, the single-node install's own.
+            pub(super) async fn fail_unfinished(&self, instance: &str, reason: &str) -> StoreResult<u64> {
                 let detail = serde_json::json!({ "error": reason }).to_string();
                 let done = sqlx::query(
-                    "UPDATE jobs SET status = 'failed', detail = $1, updated_at = $2 WHERE status IN ('queued', 'running')",
+                    "UPDATE jobs SET status = 'failed', detail = $1, updated_at = $2 \
+                     WHERE status IN ('queued', 'running') AND (instance_id = $3 OR instance_id IS NULL)",
                 )
                 .bind(detail)
                 .bind(millis(&Utc::now()))
+                .bind(instance)
                 .execute(&self.writer)
                 .await
                 .map_err(db_err)?;

@@ -219,8 +219,8 @@ macro_rules! impl_store {
 
             // --- catalog ----------------------------------------------------------------
 
-            async fn fail_unfinished_jobs(&self, reason: &str) -> StoreResult<u64> {
-                self.fail_unfinished(reason).await
+            async fn fail_unfinished_jobs(&self, instance: &str, reason: &str) -> StoreResult<u64> {
+                self.fail_unfinished(instance, reason).await
             }
 
             async fn upsert_product(&self, product: &mut Product) -> StoreResult<Upserted> {

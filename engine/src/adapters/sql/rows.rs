@@ -328,10 +328,11 @@ pub(super) struct JobRow {
     detail: String,
     created_at: i64,
     updated_at: i64,
+    instance_id: Option<String>,
 }
 
 pub(super) const JOB_COLUMNS: &str =
-    "id, tenant_id, kind, status, imported, total, done, attempts, errors, detail, created_at, updated_at";
+    "id, tenant_id, kind, status, imported, total, done, attempts, errors, detail, created_at, updated_at, instance_id";
 
 impl JobRow {
     pub(super) fn into_domain(self) -> StoreResult<JobRecord> {
@@ -348,6 +349,7 @@ impl JobRow {
             detail: self.detail,
             created_at: time("job created_at", self.created_at)?,
             updated_at: time("job updated_at", self.updated_at)?,
+            instance_id: self.instance_id,
         })
     }
 }
