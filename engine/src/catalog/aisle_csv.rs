@@ -206,7 +206,7 @@ fn product_from_row(row: &AisleRow, default_currency: Currency, is_parent: bool)
     if row.title.trim().is_empty() {
         return Err("title is missing".into());
     }
-    let currency = row_currency(&row.currency, default_currency)?;
+    let currency = row_currency(row.currency, default_currency)?;
     let mut draft = ProductDraft {
         sku: row.sku.clone(),
         title: row.title.to_string(),
