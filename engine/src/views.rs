@@ -39,7 +39,37 @@ pub struct ProductView {
     pub variants: Vec<VariantView>,
 }
 
+/// A description sent to shoppers (`products` events, the assistant's tool results) is
+/// cut to this many characters, at a character boundary, ending with `…`. The admin
+/// API shows the whole description (at most 64 KiB, the import limit).
+pub const WIRE_DESCRIPTION_CHARS: usize = 1_000;
+
+/// A `products` event of 10 products at every import limit (see `catalog::limits`),
+/// in ASCII, serialises to at most this many bytes (checked by a test).
+pub const MAX_PRODUCTS_EVENT_BYTES: usize = 1024 * 1024;
+
+impl ProductView {
+    /// The PRODUCT a shopper is sent: its description cut to [`WIRE_DESCRIPTION_CHARS`].
+    pub fn for_shopper(p: &Product) -> Self {
+        let mut view = ProductView::from(p);
+        view.description = cut_for_wire(&p.description_html, WIRE_DESCRIPTION_CHARS);
+        view
+    }
+}
+
+/// `s` whole when it has at most `max` characters; else its first `max - 1` and `…`.
+pub fn cut_for_wire(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some(_) => {
+            let end = s.char_indices().nth(max.saturating_sub(1)).map_or(s.len(), |(i, _)| i);
+            format!("{}…", &s[..end])
+        }
+    }
+}
+
 impl From<&Product> for ProductView {
+    /// The whole product (the admin API's view); shoppers get [`ProductView::for_shopper`].
     fn from(p: &Product) -> Self {
         ProductView {
             id: p.id.to_string(),
@@ -109,5 +139,21 @@ impl From<&Cart> for CartView {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_cut_at_a_char_boundary() {
+        assert_eq!(cut_for_wire("short", 10), "short");
+        assert_eq!(cut_for_wire("exactly10!", 10), "exactly10!");
+        assert_eq!(cut_for_wire("eleven chars", 10), "eleven ch…");
+        let cut = cut_for_wire(&"é".repeat(50), 10);
+        assert_eq!(cut.chars().count(), 10);
+        assert!(cut.ends_with("é…"));
+        assert_eq!(cut_for_wire("", 0), "");
     }
 }

@@ -103,7 +103,7 @@ impl OfflineAssistant {
             return Vec::new();
         };
         let message: String = content.chars().take(MAX_MESSAGE_CHARS).collect();
-        let u = understand::understand_for(&message, &request.settings.bot_name);
+        let u = understand::understand_for(&message, &request.settings.bot_name, request.settings.currency);
         let ix = self.index(&request.tenant, &request.catalog);
         let ctx = plan::Ctx::new(request, &ix, Memory::from_json(&request.dialogue.memory), self.retriever.as_ref());
 

@@ -4,6 +4,8 @@
 //! rewrite the rules ("ignore previous instructions"), price changes, and the strict
 //! reading of checkout ("check out" alone, never negated, never a question).
 
+use crate::domain::Currency;
+
 use super::lexicon::*;
 use super::text::Word;
 use super::understand::{Clause, Intent};
@@ -44,9 +46,12 @@ pub fn is_injection(r: &[&str]) -> bool {
 
 /// Reads price bounds and marks the amounts they use as money, so "under 40" is not a
 /// quantity of 40. The third value: an amount no bound explains (a price claim).
-pub fn price_bounds(words: &mut [Word]) -> (Option<i64>, Option<i64>, bool) {
+/// Amounts are minor units of the shop's `currency`: a bare number is whole units of it
+/// ("under 40" is 4000 in USD, 40 in JPY).
+pub fn price_bounds(words: &mut [Word], currency: Currency) -> (Option<i64>, Option<i64>, bool) {
     let r: Vec<String> = words.iter().map(|w| w.raw.clone()).collect();
-    let amount = |w: &Word| w.money.or(w.num.filter(|n| *n > 0).map(|n| n * 100));
+    let unit = 10i64.pow(currency.exponent());
+    let amount = |w: &Word| w.money.or(w.num.filter(|n| *n > 0).map(|n| n * unit));
     let (mut min, mut max) = (None, None);
     let mut explained = vec![false; words.len()];
     let set_verb = r.iter().any(|w| SET_VERBS.contains(&w.as_str()) || w == "quantity");

@@ -535,7 +535,7 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 if clause.question && clause.superlative.is_some() && content(&clause.words).is_empty() {
                     let among: Vec<Arc<Product>> = candidates.iter().filter_map(|id| ctx.product(id)).collect();
                     if among.len() > 1 {
-                        let request = super::understand::understand_for(said, "").clauses.into_iter().next().unwrap_or_else(|| clause.clone());
+                        let request = super::understand::understand_for(said, "", ctx.req.settings.currency).clauses.into_iter().next().unwrap_or_else(|| clause.clone());
                         browse::answer_superlative(ctx, clause, &request, &among, plan).await;
                         plan.ask(pending.clone());
                         return true;

@@ -6,6 +6,8 @@
 //! "HOODIE™" meet on one stem. Money is marked first, so "$1" is never read as a
 //! quantity; it stays in place (`Word::money`) so filters can read "under $40".
 
+use crate::domain::{Currency, Money};
+
 /// Stands where the message had `,` `;` `.` `!` `:`: the rules split clauses there.
 pub const SEP: &str = "|";
 /// Stands where the message had `?`: a separator that also makes its clause a question.
@@ -22,7 +24,8 @@ pub struct Word {
     pub num: Option<i64>,
     /// A position in a list (`second`, `2nd`, `#2`); `-1` is `last`.
     pub ord: Option<i64>,
-    /// An amount of money in minor units of a two-decimal currency (`$40`, `19.99 dollars`).
+    /// An amount of money in minor units of the shop's currency (`$40`, `19.99 dollars`,
+    /// `¥4000`), read by the same rule as a catalog price ([`Money::parse_decimal`]).
     pub money: Option<i64>,
     /// The amount is a price bound's ("under $15"): a filter, never part of a name.
     pub bound: bool,
@@ -64,21 +67,19 @@ fn is_currency_symbol(c: char) -> bool {
 
 const PRICE_WORDS: &[&str] = &[
     "dollar", "dollars", "usd", "buck", "bucks", "euro", "euros", "eur", "pound", "pounds", "gbp", "rupees", "rs",
-    "inr",
+    "inr", "yen", "jpy",
 ];
 
-/// "19.99" → 1999, "40" → 4000 (two decimals: the rules compare, they never charge).
-fn to_minor(amount: &str) -> Option<i64> {
-    let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));
-    if int.is_empty() && frac.is_empty() || int.len() > 9 || !int.bytes().all(|b| b.is_ascii_digit()) {
+/// An amount the shopper wrote, in minor units of the shop's `currency`, by the rule
+/// catalog prices follow ([`Money::parse_decimal`]): `40` → 4000 in USD and 40 in JPY,
+/// `19.99` → 1999 in USD and nothing in JPY; a comma (`1,000`, `19,99`) is ambiguous, so
+/// no amount. At most nine integer digits, so bounds computed from it cannot overflow.
+fn to_minor(amount: &str, currency: Currency) -> Option<i64> {
+    let int = amount.split_once('.').map_or(amount, |(i, _)| i);
+    if int.len() > 9 {
         return None;
     }
-    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let frac: String = frac.chars().chain("00".chars()).take(2).collect();
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(int * 100 + frac.parse::<i64>().ok()?)
+    Money::parse_decimal(amount, currency).ok().map(|m| m.minor)
 }
 
 /// Splits into lower-case tokens: words, `$amount` marks, separators.
@@ -105,9 +106,8 @@ fn tokens(input: &str) -> Vec<String> {
                 let d = chars[i];
                 let more = chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
                 if d.is_ascii_digit() || ((d == '.' || d == ',') && more && c != '#') {
-                    if d != ',' {
-                        amount.push(d);
-                    }
+                    // A comma is kept, so the amount is refused as ambiguous.
+                    amount.push(d);
                     i += 1;
                 } else {
                     break;
@@ -157,8 +157,16 @@ const UNITS: &[&str] = &[
 ];
 const TENS: &[&str] = &["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
 
-/// Reads a message (or a title) into words.
+/// Reads a title or a remembered query into words. Amounts are read as US cents: here
+/// they only need telling apart from words (a shopper's message goes through
+/// [`read_in`] with the shop's currency).
 pub fn read(input: &str) -> Text {
+    read_in(input, Currency::USD)
+}
+
+/// Reads a message (or a title) into words, amounts of money in minor units of
+/// `currency` (the shop's).
+pub fn read_in(input: &str, currency: Currency) -> Text {
     let tokens = tokens(input);
     let mut words: Vec<Word> = Vec::with_capacity(tokens.len());
     let mut k = 0;
@@ -166,7 +174,7 @@ pub fn read(input: &str) -> Text {
         let t = tokens[k].as_str();
         let next = tokens.get(k + 1).map(String::as_str);
         if let Some(amount) = t.strip_prefix('$') {
-            match to_minor(amount) {
+            match to_minor(amount, currency) {
                 Some(m) => words.push(Word::money(m, t)),
                 None => words.push(Word::new(amount)),
             }
@@ -182,7 +190,7 @@ pub fn read(input: &str) -> Text {
         }
         let is_amount = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
         if is_amount && next.is_some_and(|n| PRICE_WORDS.contains(&n))
-            && let Some(m) = to_minor(t) {
+            && let Some(m) = to_minor(t, currency) {
                 words.push(Word::money(m, t));
                 k += 2;
                 continue;
@@ -387,6 +395,17 @@ mod tests {
         let t = read("anything under 40 dollars or €19.99? or 25$");
         assert_eq!(t.money(), [4000, 1999, 2500]);
         assert!(t.question_mark);
+    }
+
+    #[test]
+    fn money_is_read_by_the_shops_currency() {
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(read_in("under ¥4000 or 500 yen", jpy).money(), [4000, 500]);
+        assert_eq!(read_in("under $40", Currency::USD).money(), [4000]);
+        // Refused like a catalog price: no decimals in yen, no commas anywhere.
+        assert!(read_in("under ¥4000.5", jpy).money().is_empty());
+        assert!(read_in("under $1,000 or $19,99", Currency::USD).money().is_empty());
+        assert!(read_in("under $1234567890", Currency::USD).money().is_empty(), "at most nine digits");
     }
 
     #[test]

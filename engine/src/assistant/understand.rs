@@ -10,9 +10,11 @@
 //! ("check out the backpack" is browsing), never negated, never a question about it,
 //! never in a message that tries to rewrite the rules or the prices.
 
+use crate::domain::Currency;
+
 use super::lexicon::*;
 use super::phrases::{checkout_intent, checkout_span, is_injection, is_price_change, price_bounds};
-use super::text::{SEP_Q, Text, Word, read};
+use super::text::{SEP_Q, Text, Word, read, read_in};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
@@ -170,13 +172,15 @@ pub struct Understanding {
 /// Reads a message into clauses with intents.
 #[cfg(test)]
 pub fn understand(message: &str) -> Understanding {
-    understand_for(message, "")
+    understand_for(message, "", Currency::USD)
 }
 
 /// [`understand`], with the shop's bot name: "hi Luma", "thanks Luma!", "Luma, show
-/// me tees" address the bot; the name is not a product's.
-pub fn understand_for(message: &str, bot_name: &str) -> Understanding {
-    let mut text = read(message);
+/// me tees" address the bot; the name is not a product's. Amounts of money are read in
+/// minor units of the shop's `currency` ("under ¥4000" is 4000 in JPY, "under $40"
+/// 4000 in USD).
+pub fn understand_for(message: &str, bot_name: &str, currency: Currency) -> Understanding {
+    let mut text = read_in(message, currency);
     let name: Vec<String> = read(bot_name).words.into_iter().filter(|w| !w.is_sep()).map(|w| w.raw).collect();
     if let [name] = name.as_slice() {
         let addressing = |i: usize, ws: &[Word]| {
@@ -222,7 +226,7 @@ pub fn understand_for(message: &str, bot_name: &str) -> Understanding {
             greeted = true;
             words.drain(..lead);
         }
-        let mut clause = classify(words);
+        let mut clause = classify(words, currency);
         if injection && matches!(clause.intent, Intent::Checkout | Intent::ClearCart) {
             clause.intent = Intent::Meta;
         }
@@ -288,10 +292,10 @@ fn split_clauses(ws: &[Word]) -> Vec<Vec<Word>> {
     clauses.into_iter().filter(|c| c.iter().any(|w| !w.is_sep())).collect()
 }
 
-fn classify(words: Vec<Word>) -> Clause {
+fn classify(words: Vec<Word>, currency: Currency) -> Clause {
     let mut words = words;
     let question_mark = words.iter().any(|w| w.raw == SEP_Q);
-    let (min_price, max_price, claim) = price_bounds(&mut words);
+    let (min_price, max_price, claim) = price_bounds(&mut words, currency);
     let raws: Vec<String> = words.iter().filter(|w| !w.is_sep()).map(|w| w.raw.clone()).collect();
     let r: Vec<&str> = raws.iter().map(String::as_str).collect();
     let r = r.as_slice();

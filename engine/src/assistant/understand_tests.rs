@@ -111,3 +111,24 @@ fn finds_references_filters_and_safety() {
     assert_eq!(c("what's my total?").cart_question, Some(CartQuestion::Total));
     assert_eq!(c("is the rope in my cart?").cart_question, Some(CartQuestion::Contains));
 }
+
+#[test]
+fn spoken_prices_follow_the_shops_currency_exponent() {
+    let cur = |c: &str| crate::domain::Currency::parse(c).unwrap();
+    let bounds = |s: &str, c: &str| {
+        let u = understand_for(s, "", cur(c));
+        (u.clauses[0].min_price, u.clauses[0].max_price)
+    };
+    assert_eq!(bounds("hoodies under $40", "USD"), (None, Some(4000)));
+    assert_eq!(bounds("hoodies under ¥4000", "JPY"), (None, Some(4000)));
+    assert_eq!(bounds("hoodies under 4000 yen", "JPY"), (None, Some(4000)));
+    assert_eq!(bounds("tees between 20 and 25", "JPY"), (Some(20), Some(25)), "bare numbers are whole yen");
+    assert_eq!(bounds("tees under 40", "KWD"), (None, Some(40_000)));
+    assert_eq!(bounds("lamps under 1.250 dinar", "KWD").1, None, "dinar is no price word: 1.250 is a plain number");
+    assert_eq!(bounds("lamps under $1.250", "KWD"), (None, Some(1250)));
+    // What a catalog price may not be, a spoken one may not be either: no guess.
+    assert_eq!(bounds("hoodies under ¥4000.5", "JPY"), (None, None));
+    assert_eq!(bounds("laptops under $1,000", "USD"), (None, None), "a comma is ambiguous");
+    assert_eq!(bounds("jackets under €19,99", "EUR"), (None, None));
+    assert_eq!(bounds("jackets under $19.999", "USD"), (None, None));
+}

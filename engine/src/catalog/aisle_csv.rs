@@ -15,8 +15,11 @@
 //! - A row without `parent_sku` that no row names as parent is a simple product: one
 //!   variant with the row's own SKU, price and stock.
 //! - An empty `stock` means the shop does not track stock: the variant gets
-//!   [`UNTRACKED_STOCK`](super::import::UNTRACKED_STOCK). An empty `currency` means the
-//!   tenant's default.
+//!   [`UNTRACKED_STOCK`](super::import::UNTRACKED_STOCK).
+//! - `price` is read by the currency's ISO 4217 exponent ([`Money::parse_decimal`]:
+//!   digits and at most one `.`, no commas). `currency` may be empty or name the shop's
+//!   own currency; any other (a product the shop's carts could never take) is refused.
+//! - Field sizes are limited (see [`super::limits`]); text must be UTF-8.
 //! - A bad row (missing SKU, bad price or stock, broken options, a variant whose parent
 //!   is missing, a duplicate SKU...) is reported with its line and skipped.
 
@@ -26,29 +29,33 @@ use crate::domain::{Currency, Money, Sku, TenantId};
 
 use super::import::{
     ImportError, ParsedCatalog, ProductDraft, Table, UNTRACKED_STOCK, VariantDraft, check_variant_options, clean_tags,
-    decode, parse_option_list, parse_stock, short,
+    parse_option_list, parse_stock, short,
 };
 
-/// The cells of one row, by meaning.
-struct AisleRow {
+/// The cells of one row, by meaning (borrowed from the table: nothing is copied).
+struct AisleRow<'t> {
     line: u64,
     sku: Sku,
-    title: String,
-    description: String,
-    category: String,
-    price: String,
-    currency: String,
-    stock: String,
-    image_url: String,
-    tags: String,
-    parent_sku: String,
-    options: String,
+    title: &'t str,
+    description: &'t str,
+    category: &'t str,
+    price: &'t str,
+    currency: &'t str,
+    stock: &'t str,
+    image_url: &'t str,
+    tags: &'t str,
+    parent_sku: &'t str,
+    options: &'t str,
 }
 
-/// Parses an Aisle catalog CSV. `default_currency` applies to rows with no `currency`.
-pub fn parse_aisle_csv(tenant: &TenantId, default_currency: Currency, bytes: &[u8]) -> ParsedCatalog {
-    let text = decode(bytes);
-    let table = match Table::read(&text) {
+/// Parses an Aisle catalog CSV for a shop selling in `shop_currency`: rows with no
+/// `currency` are in it, rows naming another are refused.
+pub fn parse_aisle_csv(tenant: &TenantId, shop_currency: Currency, bytes: &[u8]) -> ParsedCatalog {
+    parse(tenant, shop_currency, bytes).finish()
+}
+
+fn parse(tenant: &TenantId, default_currency: Currency, bytes: &[u8]) -> ParsedCatalog {
+    let mut table = match Table::read(bytes) {
         Ok(t) => t,
         Err(e) => return ParsedCatalog { errors: vec![e], ..Default::default() },
     };
@@ -56,8 +63,8 @@ pub fn parse_aisle_csv(tenant: &TenantId, default_currency: Currency, bytes: &[u
     if !missing.is_empty() {
         return ParsedCatalog::failed(1, format!("missing column(s): {}", missing.join(", ")));
     }
-    let mut out = ParsedCatalog::default();
-    if table.rows.is_empty() && table.error.is_none() {
+    let mut out = ParsedCatalog { errors: table.take_errors(), ..Default::default() };
+    if table.is_empty() && out.errors.is_empty() {
         out.errors.push(ImportError::new(1, "the file has a header but no product rows"));
         return out;
     }
@@ -79,7 +86,7 @@ pub fn parse_aisle_csv(tenant: &TenantId, default_currency: Currency, bytes: &[u
     // Pass 1: every row with a valid, unique SKU.
     let mut rows: Vec<AisleRow> = Vec::new();
     let mut first_line: HashMap<String, u64> = HashMap::new();
-    for r in &table.rows {
+    for r in table.rows() {
         let raw_sku = r.get(c_sku);
         if raw_sku.is_empty() {
             out.errors.push(ImportError::new(r.line, "sku is missing"));
@@ -100,25 +107,22 @@ pub fn parse_aisle_csv(tenant: &TenantId, default_currency: Currency, bytes: &[u
         rows.push(AisleRow {
             line: r.line,
             sku,
-            title: r.get(c_title).to_string(),
-            description: r.get(c_desc).to_string(),
-            category: r.get(c_cat).to_string(),
-            price: r.get(c_price).to_string(),
-            currency: r.get(c_cur).to_string(),
-            stock: r.get(c_stock).to_string(),
-            image_url: r.get(c_img).to_string(),
-            tags: r.get(c_tags).to_string(),
-            parent_sku: r.get(c_parent).to_string(),
-            options: r.get(c_opts).to_string(),
+            title: r.get(c_title),
+            description: r.get(c_desc),
+            category: r.get(c_cat),
+            price: r.get(c_price),
+            currency: r.get(c_cur),
+            stock: r.get(c_stock),
+            image_url: r.get(c_img),
+            tags: r.get(c_tags),
+            parent_sku: r.get(c_parent),
+            options: r.get(c_opts),
         });
-    }
-    if let Some(e) = table.error {
-        out.errors.push(e);
     }
 
     // Pass 2: products (simple ones and parents) in file order.
     let named_parents: HashSet<&str> =
-        rows.iter().filter(|r| !r.parent_sku.is_empty()).map(|r| r.parent_sku.as_str()).collect();
+        rows.iter().filter(|r| !r.parent_sku.is_empty()).map(|r| r.parent_sku).collect();
     let variant_rows: HashSet<&str> =
         rows.iter().filter(|r| !r.parent_sku.is_empty()).map(|r| r.sku.as_str()).collect();
     // Each accepted parent: its draft, and the lines of its variants (for error reports).
@@ -145,7 +149,7 @@ pub fn parse_aisle_csv(tenant: &TenantId, default_currency: Currency, bytes: &[u
 
     // Pass 3: variants onto their parents.
     for row in rows.iter().filter(|r| !r.parent_sku.is_empty()) {
-        let parent = row.parent_sku.as_str();
+        let parent = row.parent_sku;
         let Some(&at) = parent_at.get(parent) else {
             let msg = if parent == row.sku.as_str() {
                 "a row cannot be its own parent".to_string()
@@ -193,7 +197,6 @@ pub fn parse_aisle_csv(tenant: &TenantId, default_currency: Currency, bytes: &[u
             Err(msg) => out.errors.push(ImportError::new(line, msg)),
         }
     }
-    out.errors.sort_by_key(|e| e.line);
     out
 }
 
@@ -203,14 +206,14 @@ fn product_from_row(row: &AisleRow, default_currency: Currency, is_parent: bool)
     if row.title.trim().is_empty() {
         return Err("title is missing".into());
     }
-    let currency = row_currency(&row.currency, default_currency)?;
+    let currency = row_currency(row.currency, default_currency)?;
     let mut draft = ProductDraft {
         sku: row.sku.clone(),
-        title: row.title.clone(),
-        description_html: row.description.clone(),
-        category: row.category.clone(),
+        title: row.title.to_string(),
+        description_html: row.description.to_string(),
+        category: row.category.to_string(),
         tags: clean_tags(row.tags.split('|')),
-        image_url: Some(row.image_url.clone()),
+        image_url: Some(row.image_url.to_string()),
         options: Vec::new(),
         currency,
         variants: Vec::new(),
@@ -219,33 +222,42 @@ fn product_from_row(row: &AisleRow, default_currency: Currency, is_parent: bool)
         if !row.options.is_empty() {
             // Options without a parent describe nothing to choose between; refuse
             // rather than silently drop what the shop meant.
-            parse_option_list(&row.options, '|')?;
+            parse_option_list(row.options, '|')?;
             return Err("options are only allowed on variant rows (rows with a parent_sku)".into());
         }
         draft.variants.push(VariantDraft {
             sku: row.sku.clone(),
             options: Vec::new(),
-            price_minor: price(&row.price, currency)?,
-            stock: stock(&row.stock)?,
+            price_minor: price(row.price, currency)?,
+            stock: stock(row.stock)?,
         });
     }
     Ok(draft)
 }
 
 fn variant_from_row(row: &AisleRow, parent_currency: Currency) -> Result<VariantDraft, String> {
-    if !row.currency.is_empty() && row_currency(&row.currency, parent_currency)? != parent_currency {
-        return Err(format!("variant currency {} differs from its product's {parent_currency}", short(&row.currency)));
-    }
+    let currency = row_currency(row.currency, parent_currency)?;
     Ok(VariantDraft {
         sku: row.sku.clone(),
-        options: parse_option_list(&row.options, '|')?,
-        price_minor: price(&row.price, parent_currency)?,
-        stock: stock(&row.stock)?,
+        options: parse_option_list(row.options, '|')?,
+        price_minor: price(row.price, currency)?,
+        stock: stock(row.stock)?,
     })
 }
 
-fn row_currency(cell: &str, default: Currency) -> Result<Currency, String> {
-    if cell.is_empty() { Ok(default) } else { Currency::parse(cell).map_err(|e| e.to_string()) }
+/// The row's currency: empty means the shop's; another than the shop's is refused, since
+/// a cart (in the shop's currency) could never take the product.
+fn row_currency(cell: &str, shop: Currency) -> Result<Currency, String> {
+    if cell.is_empty() {
+        return Ok(shop);
+    }
+    let c = Currency::parse(cell).map_err(|_| {
+        format!("currency {:?} is not an ISO 4217 currency in use (e.g. USD, EUR, JPY)", short(cell))
+    })?;
+    if c != shop {
+        return Err(format!("currency {c} is not the shop's currency ({shop}); every product is sold in {shop}"));
+    }
+    Ok(c)
 }
 
 fn price(cell: &str, currency: Currency) -> Result<i64, String> {
@@ -302,10 +314,15 @@ mod tests {
 
     #[test]
     fn untracked_stock_and_row_currency() {
-        let csv = "sku,title,price,currency,stock\nA,Thing,5,eur,\n";
-        let p = parse_aisle_csv(&tenant(), Currency::USD, csv.as_bytes());
-        assert_eq!(p.products[0].currency.as_str(), "EUR");
+        let eur = Currency::parse("EUR").unwrap();
+        let csv = "sku,title,price,currency,stock\nA,Thing,5,eur,\nB,Other,5,USD,1\nC,Third,5,,2\n";
+        let p = parse_aisle_csv(&tenant(), eur, csv.as_bytes());
+        assert_eq!(p.products.len(), 2);
+        assert!(p.products.iter().all(|p| p.currency == eur));
         assert_eq!(p.products[0].variants[0].stock, UNTRACKED_STOCK);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].line, 3);
+        assert!(p.errors[0].message.contains("not the shop's currency (EUR)"), "{}", p.errors[0].message);
     }
 
     #[test]

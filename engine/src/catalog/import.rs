@@ -7,12 +7,12 @@
 //! that pass `Product::validate`. Parsing never panics and never stops at a bad row:
 //! the row is reported with its line and skipped, good rows still import.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use crate::domain::{Currency, Product, ProductId, Sku, TenantId, Variant, VariantId};
 use crate::ports::store::{Store, StoreError, Upserted};
 
+use super::limits::*;
 use super::text::{clean_title, collapse_whitespace, html_to_text};
 
 /// The stock given to a variant whose file does not track inventory (Shopify's 2025
@@ -51,6 +51,20 @@ impl ParsedCatalog {
         Self { errors: vec![ImportError::new(line, message)], ..Self::default() }
     }
 
+    /// Sorts the errors by line and keeps the first [`MAX_REPORTED_ERRORS`], with a last
+    /// entry that counts the rest, so a file of bad rows gives a report of bounded size.
+    pub(super) fn finish(mut self) -> Self {
+        self.errors.sort_by_key(|e| e.line);
+        if self.errors.len() > MAX_REPORTED_ERRORS {
+            let rest = self.errors.len() - MAX_REPORTED_ERRORS;
+            let line = self.errors[MAX_REPORTED_ERRORS].line;
+            self.errors.truncate(MAX_REPORTED_ERRORS);
+            self.errors.push(ImportError::new(line, format!("and {rest} more rows with errors from here on, not listed")));
+        }
+        self.skipped.truncate(MAX_REPORTED_ERRORS);
+        self
+    }
+
     pub fn variant_count(&self) -> usize {
         self.products.iter().map(|p| p.variants.len()).sum()
     }
@@ -66,11 +80,13 @@ pub enum CatalogFormat {
 /// Picks the format from the header row: Shopify's export always has `Handle`; the
 /// Aisle format has `sku`, `title` and `price`.
 pub fn detect_format(bytes: &[u8]) -> Option<CatalogFormat> {
-    let text = decode(bytes);
     // Only the header row is read: the parser reads the whole file afterwards.
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let header = reader.records().next()?.ok()?;
-    let has = |name: &str| header.iter().any(|h| h.trim().eq_ignore_ascii_case(name));
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(strip_bom(bytes));
+    let mut header = csv::ByteRecord::new();
+    if !reader.read_byte_record(&mut header).ok()? {
+        return None;
+    }
+    let has = |name: &str| header.iter().any(|h| h.trim_ascii().eq_ignore_ascii_case(name.as_bytes()));
     if has("handle") {
         Some(CatalogFormat::Shopify)
     } else if has("sku") && has("title") && has("price") {
@@ -80,13 +96,16 @@ pub fn detect_format(bytes: &[u8]) -> Option<CatalogFormat> {
     }
 }
 
-/// Parses an upload in whichever supported format its header row shows.
-/// `currency` is used where the file names none (Shopify's export never does).
+/// Parses an upload in whichever supported format its header row shows, for a shop
+/// that sells in `currency` (the tenant's): every product is priced in it, and a row
+/// that names another currency is a line error.
 pub fn detect_and_parse(tenant: &TenantId, currency: Currency, bytes: &[u8]) -> ParsedCatalog {
+    if let Some(why) = unreadable(bytes) {
+        return ParsedCatalog::failed(1, why);
+    }
     match detect_format(bytes) {
         Some(CatalogFormat::Shopify) => super::shopify::parse_shopify_csv(tenant, currency, bytes),
         Some(CatalogFormat::Aisle) => super::aisle_csv::parse_aisle_csv(tenant, currency, bytes),
-        None if decode(bytes).trim().is_empty() => ParsedCatalog::failed(1, "the file is empty"),
         None => ParsedCatalog::failed(
             1,
             "unrecognised header: expected the Aisle format (sku,title,description,category,price,currency,stock,image_url,tags) or a Shopify product export (Handle,Title,...)",
@@ -116,107 +135,219 @@ pub async fn import_products(store: &dyn Store, products: Vec<Product>) -> Resul
 
 // --- shared reading ---------------------------------------------------------------
 
-/// The file as text: a UTF-8 byte-order mark dropped; a file that is not UTF-8 is read
-/// as Latin-1 (what spreadsheet programs commonly write), so it never fails to decode.
-pub(super) fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+/// The body without a UTF-8 byte-order mark.
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// Why a body cannot be read at all, before any row is: empty, or UTF-16 (which
+/// spreadsheet programs write as "Unicode text").
+pub(super) fn unreadable(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        Some("the file is UTF-16 text; save it as CSV in UTF-8")
+    } else if strip_bom(bytes).iter().all(u8::is_ascii_whitespace) {
+        Some("the file is empty")
+    } else {
+        None
     }
 }
 
-/// One data row with the line it starts on.
-pub(super) struct Row {
+/// One data row with the line it starts on: a view into its [`Table`].
+#[derive(Clone, Copy)]
+pub(super) struct Row<'t> {
     pub line: u64,
-    fields: Vec<String>,
+    buf: &'t str,
+    cells: &'t [(u32, u32)],
 }
 
-impl Row {
+impl<'t> Row<'t> {
     /// The trimmed cell of a column, empty when the column or the cell is missing.
-    pub fn get(&self, col: Option<usize>) -> &str {
-        col.and_then(|i| self.fields.get(i)).map_or("", |s| s.trim())
-    }
-
-    fn is_blank(&self) -> bool {
-        self.fields.iter().all(|f| f.trim().is_empty())
+    pub fn get(&self, col: Option<usize>) -> &'t str {
+        col.and_then(|i| self.cells.get(i)).map_or("", |&(a, b)| self.buf[a as usize..b as usize].trim())
     }
 }
 
-/// A CSV file read whole: its header names and its non-blank rows.
+/// A CSV file read whole: its header names and its non-blank rows, each cell checked
+/// to be UTF-8 and within [`MAX_CELL_BYTES`]. The kept cells are stored back to back in
+/// one string (no allocation per cell), so a table takes about the body's size.
 pub(super) struct Table {
     header: Vec<String>,
-    pub rows: Vec<Row>,
+    buf: String,
+    cells: Vec<(u32, u32)>,
+    /// Line, index of the first cell, number of cells.
+    rows: Vec<(u64, u32, u32)>,
+    /// Rows refused while reading (not UTF-8, a cell too large, too many cells or rows).
+    pub refused: Vec<ImportError>,
     /// A CSV syntax problem that ended reading early (rows before it are kept).
     pub error: Option<ImportError>,
 }
 
 impl Table {
     /// Reads the header (line 1) and every row. Rows may have fewer or more cells than
-    /// the header; missing cells read as empty.
-    pub fn read(text: &str) -> Result<Table, ImportError> {
-        let lines = LineIndex::new(text);
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-        let mut records = reader.records();
-        let header = match records.next() {
-            None => return Err(ImportError::new(1, "the file is empty")),
-            Some(Err(e)) => return Err(ImportError::new(1, format!("unreadable header: {e}"))),
-            Some(Ok(r)) => r.iter().map(|h| h.trim().to_string()).collect::<Vec<_>>(),
+    /// the header; missing cells read as empty. Text must be UTF-8: a row that is not is
+    /// refused with its line (never guessed as Latin-1), and the others are read.
+    pub fn read(bytes: &[u8]) -> Result<Table, ImportError> {
+        let bytes = strip_bom(bytes);
+        let mut lines = LineCounter::new(bytes);
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+        let mut rec = csv::ByteRecord::new();
+        let header = match reader.read_byte_record(&mut rec) {
+            Ok(false) => return Err(ImportError::new(1, "the file is empty")),
+            Err(e) => return Err(ImportError::new(1, format!("unreadable header: {e}"))),
+            Ok(true) => {
+                if rec.len() > MAX_COLUMNS {
+                    return Err(ImportError::new(1, format!("the header has {} columns; at most {MAX_COLUMNS}", rec.len())));
+                }
+                let mut names = Vec::with_capacity(rec.len());
+                for cell in rec.iter() {
+                    let name = std::str::from_utf8(cell).map_err(|_| {
+                        ImportError::new(1, "the header row is not UTF-8 text; save the file as CSV in UTF-8")
+                    })?;
+                    if name.len() > MAX_HEADER_BYTES {
+                        return Err(ImportError::new(1, format!("a column name is {} bytes long; is this a CSV file?", name.len())));
+                    }
+                    names.push(name.trim().to_string());
+                }
+                names
+            }
         };
         if header.iter().all(String::is_empty) {
             return Err(ImportError::new(1, "the header row is empty"));
         }
-        let mut rows = Vec::new();
-        let mut error = None;
-        for rec in records {
-            match rec {
-                Ok(r) => {
-                    let line = r.position().map_or(0, |p| lines.line_of(p.byte()));
-                    let row = Row { line, fields: r.iter().map(str::to_string).collect() };
-                    if !row.is_blank() {
-                        rows.push(row);
+        let mut table =
+            Table { header, buf: String::new(), cells: Vec::new(), rows: Vec::new(), refused: Vec::new(), error: None };
+        loop {
+            match reader.read_byte_record(&mut rec) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let line = rec.position().map_or(0, |p| lines.line_of(p.byte()));
+                    if rec.iter().all(|c| c.trim_ascii().is_empty()) {
+                        continue;
+                    }
+                    if table.rows.len() >= MAX_ROWS {
+                        table.error = Some(ImportError::new(
+                            line,
+                            format!("the file has more than {MAX_ROWS} rows; this row and those after it were not read (split the file)"),
+                        ));
+                        break;
+                    }
+                    match table.check(&rec) {
+                        Ok(()) => table.push(line, &rec),
+                        Err(msg) => table.refused.push(ImportError::new(line, msg)),
                     }
                 }
                 Err(e) => {
                     let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
-                    error = Some(ImportError::new(line, format!("unreadable CSV: {e}")));
+                    table.error = Some(ImportError::new(line, format!("unreadable CSV: {e}")));
                     break;
                 }
             }
         }
-        Ok(Table { header, rows, error })
+        Ok(table)
+    }
+
+    fn check(&self, rec: &csv::ByteRecord) -> Result<(), String> {
+        if rec.len() > MAX_COLUMNS {
+            return Err(format!("the row has {} cells; at most {MAX_COLUMNS}", rec.len()));
+        }
+        if self.buf.len() + rec.as_slice().len() >= u32::MAX as usize {
+            return Err("the file is too large to read (4 GiB)".into());
+        }
+        for (i, cell) in rec.iter().enumerate() {
+            let column = || self.header.get(i).filter(|h| !h.is_empty()).map_or_else(|| format!("column {}", i + 1), |h| short(h));
+            if cell.len() > MAX_CELL_BYTES {
+                return Err(format!(
+                    "the {} cell is {} bytes; a cell holds at most {} KiB",
+                    column(),
+                    cell.len(),
+                    MAX_CELL_BYTES / 1024
+                ));
+            }
+            if let Err(e) = std::str::from_utf8(cell) {
+                return Err(format!(
+                    "the {} cell is not UTF-8 text (byte {} of the cell); save the file as CSV in UTF-8",
+                    column(),
+                    e.valid_up_to() + 1
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, line: u64, rec: &csv::ByteRecord) {
+        let first = self.cells.len() as u32;
+        for cell in rec.iter() {
+            let at = self.buf.len();
+            // Checked to be UTF-8 by `check`.
+            self.buf.push_str(std::str::from_utf8(cell).unwrap_or(""));
+            self.cells.push((at as u32, self.buf.len() as u32));
+        }
+        self.rows.push((line, first, rec.len() as u32));
+    }
+
+    /// The rows, in file order.
+    pub fn rows(&self) -> impl Iterator<Item = Row<'_>> + '_ {
+        self.rows.iter().map(|&(line, first, n)| Row {
+            line,
+            buf: &self.buf,
+            cells: &self.cells[first as usize..(first + n) as usize],
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     /// The index of a column by name, ignoring case and surrounding spaces.
     pub fn col(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h.eq_ignore_ascii_case(name))
     }
+
+    /// The problems met while reading (refused rows, then a syntax error), for the
+    /// parser's report.
+    pub fn take_errors(&mut self) -> Vec<ImportError> {
+        let mut errors = std::mem::take(&mut self.refused);
+        errors.extend(self.error.take());
+        errors
+    }
 }
 
-/// Maps byte offsets to human line numbers. The csv crate's own line counter skips
+/// A column name longer than this means the file is not a CSV with a header.
+const MAX_HEADER_BYTES: usize = 1024;
+
+/// Turns byte offsets into human line numbers, reading forward only (records come in
+/// order), so it keeps no index of the file. The csv crate's own line counter skips
 /// blank lines and miscounts `\r\n`, and its record offsets point just after the
 /// previous record's terminator, so we find the record's first byte ourselves.
-struct LineIndex<'a> {
+struct LineCounter<'a> {
     text: &'a [u8],
-    /// Offsets of every line break (`\n`, or a `\r` not followed by `\n`).
-    breaks: Vec<usize>,
+    /// Bytes before `at` are counted; `line` is the line `at` is on.
+    at: usize,
+    line: u64,
 }
 
-impl<'a> LineIndex<'a> {
-    fn new(text: &'a str) -> Self {
-        let b = text.as_bytes();
-        let breaks = (0..b.len())
-            .filter(|&i| b[i] == b'\n' || (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n')))
-            .collect();
-        Self { text: b, breaks }
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self { text, at: 0, line: 1 }
     }
 
-    fn line_of(&self, byte: u64) -> u64 {
-        let mut at = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len());
-        while at < self.text.len() && matches!(self.text[at], b'\r' | b'\n') {
-            at += 1;
+    fn line_of(&mut self, byte: u64) -> u64 {
+        let t = self.text;
+        let mut to = usize::try_from(byte).unwrap_or(usize::MAX).min(t.len());
+        while to < t.len() && matches!(t[to], b'\r' | b'\n') {
+            to += 1;
         }
-        self.breaks.partition_point(|&b| b < at) as u64 + 1
+        if to < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        // A line break is `\n`, or a `\r` not followed by `\n`.
+        self.line += t[self.at..to]
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && t.get(self.at + i + 1) != Some(&b'\n')))
+            .count() as u64;
+        self.at = to;
+        self.line
     }
 }
 
@@ -338,8 +469,11 @@ pub(super) struct ProductDraft {
 }
 
 impl ProductDraft {
+    /// Builds the product, or says which limit (see [`super::limits`]) or invariant it
+    /// breaks.
     pub fn into_product(self, tenant: &TenantId) -> Result<Product, String> {
         let title = clean_title(&self.title);
+        self.check_limits(&title)?;
         let variants: Vec<Variant> = self
             .variants
             .into_iter()
@@ -377,6 +511,53 @@ impl ProductDraft {
         };
         product.validate().map_err(|e| e.to_string())?;
         Ok(product)
+    }
+
+    fn check_limits(&self, title: &str) -> Result<(), String> {
+        let chars = |s: &str| s.chars().count();
+        if chars(title) > MAX_TITLE_CHARS {
+            return Err(format!("title is {} characters; at most {MAX_TITLE_CHARS}", chars(title)));
+        }
+        let description = self.description_html.trim();
+        if description.len() > MAX_DESCRIPTION_BYTES {
+            return Err(format!(
+                "description is {} bytes; at most {} KiB",
+                description.len(),
+                MAX_DESCRIPTION_BYTES / 1024
+            ));
+        }
+        let category = collapse_whitespace(&self.category);
+        if chars(&category) > MAX_CATEGORY_CHARS {
+            return Err(format!("category is {} characters; at most {MAX_CATEGORY_CHARS}", chars(&category)));
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(format!("{} tags; at most {MAX_TAGS}", self.tags.len()));
+        }
+        if let Some(tag) = self.tags.iter().find(|t| chars(t) > MAX_TAG_CHARS) {
+            return Err(format!("tag {:?} is {} characters; at most {MAX_TAG_CHARS}", short(tag), chars(tag)));
+        }
+        if let Some(url) = self.image_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            check_image_url(url)?;
+        }
+        if self.options.len() > MAX_OPTIONS {
+            return Err(format!("{} options; at most {MAX_OPTIONS}", self.options.len()));
+        }
+        if self.variants.len() > MAX_VARIANTS {
+            return Err(format!("{} variants; at most {MAX_VARIANTS}", self.variants.len()));
+        }
+        for v in &self.variants {
+            for (name, value) in &v.options {
+                if let Some(long) = [name, value].into_iter().find(|s| chars(s) > MAX_OPTION_CHARS) {
+                    return Err(format!(
+                        "variant {}: option {:?} is {} characters; at most {MAX_OPTION_CHARS}",
+                        v.sku,
+                        short(long),
+                        chars(long)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -454,19 +635,55 @@ mod tests {
 
     #[test]
     fn table_counts_lines_like_a_human() {
-        let t = Table::read("a,b\n1,2\n\"multi\nline\",3\n\n4,5\n").unwrap();
-        let crlf = Table::read("a,b\r\n1,2\r\n\r\n4,5\r\n").unwrap();
-        assert_eq!(crlf.rows.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4]);
-        let lines: Vec<u64> = t.rows.iter().map(|r| r.line).collect();
+        let t = Table::read(b"a,b\n1,2\n\"multi\nline\",3\n\n4,5\n").unwrap();
+        let crlf = Table::read(b"a,b\r\n1,2\r\n\r\n4,5\r\n").unwrap();
+        assert_eq!(crlf.rows().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4]);
+        let mac = Table::read(b"a,b\r1,2\r\r4,5").unwrap();
+        assert_eq!(mac.rows().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4]);
+        let lines: Vec<u64> = t.rows().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 3, 6]);
-        assert_eq!(t.rows[1].get(t.col("A")), "multi\nline");
-        assert_eq!(t.rows[0].get(t.col("missing")), "");
+        let rows: Vec<Row<'_>> = t.rows().collect();
+        assert_eq!(rows[1].get(t.col("A")), "multi\nline");
+        assert_eq!(rows[2].get(t.col("b")), "5");
+        assert_eq!(rows[0].get(t.col("missing")), "");
     }
 
     #[test]
-    fn non_utf8_is_read_as_latin1() {
-        assert_eq!(decode(b"caf\xe9"), "café");
-        assert_eq!(decode(b"\xEF\xBB\xBFsku"), "sku");
+    fn rows_that_are_not_utf8_are_refused_not_guessed() {
+        let mut t = Table::read(b"\xEF\xBB\xBFsku,title\nA,caf\xe9\nB,caf\xc3\xa9\n").unwrap();
+        assert_eq!(t.col("sku"), Some(0), "the byte-order mark is dropped");
+        let rows: Vec<(u64, &str)> = t.rows().map(|r| (r.line, r.get(Some(1)))).collect();
+        assert_eq!(rows, vec![(3, "café")]);
+        let errors = t.take_errors();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
+        assert!(errors[0].message.contains("title cell is not UTF-8"), "{}", errors[0].message);
+        assert!(Table::read(b"sk\xffu,title\n").is_err());
+        assert_eq!(unreadable(b"\xFF\xFEs\0k\0u\0"), Some("the file is UTF-16 text; save it as CSV in UTF-8"));
+        assert_eq!(unreadable(b"\xEF\xBB\xBF \r\n"), Some("the file is empty"));
+    }
+
+    #[test]
+    fn a_huge_cell_is_refused_while_reading() {
+        let big = "x".repeat(MAX_CELL_BYTES + 1);
+        let body = format!("sku,description\nA,{big}\nB,ok\n");
+        let mut t = Table::read(body.as_bytes()).unwrap();
+        assert_eq!(t.rows().map(|r| r.line).collect::<Vec<_>>(), vec![3]);
+        assert!(t.buf.len() < 16, "the big cell was never kept");
+        let errors = t.take_errors();
+        assert_eq!((errors[0].line, errors[0].message.contains("description cell is 65537 bytes")), (2, true), "{errors:?}");
+    }
+
+    #[test]
+    fn reports_keep_a_bounded_number_of_errors() {
+        let mut c = ParsedCatalog::default();
+        for line in (2..MAX_REPORTED_ERRORS as u64 + 12).rev() {
+            c.errors.push(ImportError::new(line, "bad"));
+        }
+        let c = c.finish();
+        assert_eq!(c.errors.len(), MAX_REPORTED_ERRORS + 1);
+        assert_eq!(c.errors[0].line, 2);
+        assert!(c.errors.last().unwrap().message.starts_with("and 10 more rows"), "{:?}", c.errors.last());
     }
 
     #[test]

@@ -22,8 +22,8 @@ use std::collections::{HashMap, HashSet};
 use crate::domain::{Currency, Money, Sku, TenantId};
 
 use super::import::{
-    ImportError, ParsedCatalog, ProductDraft, Row, Table, VariantDraft, check_variant_options, clean_tags, decode,
-    parse_stock, short,
+    ImportError, ParsedCatalog, ProductDraft, Row, Table, VariantDraft, check_variant_options, clean_tags, parse_stock,
+    short,
 };
 use super::text::clean_title;
 
@@ -55,11 +55,11 @@ pub fn parse_luma(tenant: &TenantId, configurable_csv: &[u8], gear_csvs: &[&[u8]
 
 fn parse_configurable(tenant: &TenantId, bytes: &[u8], out: &mut ParsedCatalog) {
     const FILE: &str = "configurable";
-    let text = decode(bytes);
-    let table = match Table::read(&text) {
+    let mut table = match Table::read(bytes) {
         Ok(t) => t,
         Err(e) => return out.errors.push(in_file(FILE, e)),
     };
+    let read_errors = table.take_errors();
     let col = |n: &str| table.col(n);
     let (c_sku, c_type, c_cats, c_name, c_desc, c_price, c_qty, c_in_stock, c_attrs, c_vars) = (
         col("sku"),
@@ -76,11 +76,11 @@ fn parse_configurable(tenant: &TenantId, bytes: &[u8], out: &mut ParsedCatalog) 
     if c_sku.is_none() || c_type.is_none() || c_vars.is_none() {
         return out.errors.push(ImportError::new(1, format!("{FILE}: missing sku, product_type or configurable_variations column")));
     }
-    let simple: HashMap<&str, &Row> =
-        table.rows.iter().filter(|r| r.get(c_type) == "simple").map(|r| (r.get(c_sku), r)).collect();
+    let simple: HashMap<&str, Row<'_>> =
+        table.rows().filter(|r| r.get(c_type) == "simple").map(|r| (r.get(c_sku), r)).collect();
     let mut used: HashSet<&str> = HashSet::new();
 
-    for parent in table.rows.iter().filter(|r| r.get(c_type) == "configurable") {
+    for parent in table.rows().filter(|r| r.get(c_type) == "configurable") {
         let currency = Currency::USD;
         let mut variants = Vec::new();
         let mut lines = Vec::new();
@@ -163,17 +163,15 @@ fn parse_configurable(tenant: &TenantId, bytes: &[u8], out: &mut ParsedCatalog) 
     }
     // Simple rows that belong to no configurable product are Magento's hidden variants
     // of something not in this file: note them rather than sell them on their own.
-    for r in table.rows.iter().filter(|r| r.get(c_type) == "simple" && !used.contains(r.get(c_sku))) {
+    for r in table.rows().filter(|r| r.get(c_type) == "simple" && !used.contains(r.get(c_sku))) {
         out.skipped.push(ImportError::new(r.line, format!("{FILE}: simple row {} belongs to no configurable product", short(r.get(c_sku)))));
     }
-    if let Some(e) = table.error {
-        out.errors.push(in_file(FILE, e));
-    }
+    out.errors.extend(read_errors.into_iter().map(|e| in_file(FILE, e)));
 }
 
 #[allow(clippy::too_many_arguments)]
 fn luma_variant(
-    row: &Row,
+    row: &Row<'_>,
     sku: &str,
     options: Vec<(String, String)>,
     c_price: Option<usize>,
@@ -194,18 +192,18 @@ fn luma_variant(
 }
 
 fn parse_gear(tenant: &TenantId, bytes: &[u8], file: &str, out: &mut ParsedCatalog) {
-    let text = decode(bytes);
-    let table = match Table::read(&text) {
+    let mut table = match Table::read(bytes) {
         Ok(t) => t,
         Err(e) => return out.errors.push(in_file(file, e)),
     };
+    let read_errors = table.take_errors();
     let col = |n: &str| table.col(n);
     let (c_cat, c_name, c_sku, c_price, c_qty, c_desc, c_color) =
         (col("category"), col("name"), col("sku"), col("price"), col("qty"), col("description"), col("color"));
     let tag_cols: Vec<Option<usize>> =
         ["activity", "material", "style_bags", "features_bags", "category_gear"].into_iter().map(col).collect();
     let mut seen: HashSet<String> = HashSet::new();
-    for r in &table.rows {
+    for r in table.rows() {
         let result = (|| -> Result<ProductDraft, String> {
             let sku = Sku::parse(r.get(c_sku)).map_err(|e| e.to_string())?;
             if !seen.insert(sku.as_str().to_string()) {
@@ -243,9 +241,7 @@ fn parse_gear(tenant: &TenantId, bytes: &[u8], file: &str, out: &mut ParsedCatal
             Err(msg) => out.errors.push(ImportError::new(r.line, format!("{file}: {msg}"))),
         }
     }
-    if let Some(e) = table.error {
-        out.errors.push(in_file(file, e));
-    }
+    out.errors.extend(read_errors.into_iter().map(|e| in_file(file, e)));
 }
 
 fn in_file(file: &str, e: ImportError) -> ImportError {

@@ -4,6 +4,7 @@ mod snapshot;
 
 mod aisle_csv;
 mod import;
+pub mod limits;
 mod luma;
 mod shopify;
 pub mod text;

@@ -20,7 +20,9 @@
 //!   `false`): the product is not for sale, so it is skipped and listed in `skipped`.
 //! - Category: `Product Category` (Shopify's taxonomy path, ` > ` written as `/`) when
 //!   present, else `Type`; the other one and `Vendor` (the brand) become tags.
-//! - Prices are in the tenant's currency: the export names none.
+//! - Prices are in the tenant's currency: the export names none. They are read by its
+//!   ISO 4217 exponent ([`Money::parse_decimal`]); field sizes are limited
+//!   ([`super::limits`]); text must be UTF-8.
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,7 +30,7 @@ use crate::domain::{Currency, Money, Sku, TenantId};
 
 use super::import::{
     ImportError, ParsedCatalog, ProductDraft, Row, Table, UNTRACKED_STOCK, VariantDraft, check_variant_options,
-    clean_tags, decode, derive_sku, normalize_option_name, short,
+    clean_tags, derive_sku, normalize_option_name, short,
 };
 
 struct Cols {
@@ -73,15 +75,18 @@ impl Cols {
     }
 
     /// Whether a row describes a variant (rather than only adding an image).
-    fn is_variant_row(&self, r: &Row) -> bool {
+    fn is_variant_row(&self, r: &Row<'_>) -> bool {
         self.option_value.iter().any(|c| !r.get(*c).is_empty()) || !r.get(self.sku).is_empty() || !r.get(self.price).is_empty()
     }
 }
 
 /// Parses a Shopify product export. Prices are read in `currency`.
 pub fn parse_shopify_csv(tenant: &TenantId, currency: Currency, bytes: &[u8]) -> ParsedCatalog {
-    let text = decode(bytes);
-    let table = match Table::read(&text) {
+    parse(tenant, currency, bytes).finish()
+}
+
+fn parse(tenant: &TenantId, currency: Currency, bytes: &[u8]) -> ParsedCatalog {
+    let mut table = match Table::read(bytes) {
         Ok(t) => t,
         Err(e) => return ParsedCatalog { errors: vec![e], ..Default::default() },
     };
@@ -94,17 +99,17 @@ pub fn parse_shopify_csv(tenant: &TenantId, currency: Currency, bytes: &[u8]) ->
     if !missing.is_empty() {
         return ParsedCatalog::failed(1, format!("missing column(s): {}", missing.join(", ")));
     }
-    let mut out = ParsedCatalog::default();
-    if table.rows.is_empty() && table.error.is_none() {
+    let mut out = ParsedCatalog { errors: table.take_errors(), ..Default::default() };
+    if table.is_empty() && out.errors.is_empty() {
         out.errors.push(ImportError::new(1, "the file has a header but no product rows"));
         return out;
     }
 
     // Group rows by handle, in order of first appearance (a handle's rows are normally
     // consecutive, but a hand-edited file may not keep them so).
-    let mut groups: Vec<(&str, Vec<&Row>)> = Vec::new();
+    let mut groups: Vec<(&str, Vec<Row<'_>>)> = Vec::new();
     let mut group_of: HashMap<&str, usize> = HashMap::new();
-    for r in &table.rows {
+    for r in table.rows() {
         let handle = r.get(cols.handle);
         if handle.is_empty() {
             out.errors.push(ImportError::new(r.line, "Handle is missing"));
@@ -116,16 +121,11 @@ pub fn parse_shopify_csv(tenant: &TenantId, currency: Currency, bytes: &[u8]) ->
         });
         groups[at].1.push(r);
     }
-    if let Some(e) = table.error {
-        out.errors.push(e);
-    }
-
     let mut variant_skus: HashMap<String, u64> = HashMap::new();
     let mut product_skus: HashSet<String> = HashSet::new();
     for (handle, rows) in groups {
         parse_group(tenant, currency, &cols, handle, &rows, &mut variant_skus, &mut product_skus, &mut out);
     }
-    out.errors.sort_by_key(|e| e.line);
     out
 }
 
@@ -135,7 +135,7 @@ fn parse_group(
     currency: Currency,
     cols: &Cols,
     handle: &str,
-    rows: &[&Row],
+    rows: &[Row<'_>],
     variant_skus: &mut HashMap<String, u64>,
     product_skus: &mut HashSet<String>,
     out: &mut ParsedCatalog,
@@ -172,7 +172,7 @@ fn parse_group(
             let img = [r.get(cols.image), r.get(cols.variant_image)].into_iter().find(|s| !s.is_empty());
             image = img.map(str::to_string);
         }
-        if !std::ptr::eq(*r, *head) && !cols.is_variant_row(r) {
+        if r.line != head.line && !cols.is_variant_row(r) {
             continue; // an image-only row
         }
         match variant_from_row(cols, r, handle, &option_names, placeholder, currency) {
@@ -233,7 +233,7 @@ fn parse_group(
 
 fn variant_from_row(
     cols: &Cols,
-    r: &Row,
+    r: &Row<'_>,
     handle: &str,
     option_names: &[String; 3],
     placeholder: bool,

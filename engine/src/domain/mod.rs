@@ -26,7 +26,7 @@ pub enum DomainError {
     InvalidSku(String),
     #[error("invalid currency {0:?}")]
     InvalidCurrency(String),
-    #[error("invalid price {0:?}")]
+    #[error("invalid price {0}")]
     InvalidPrice(String),
     #[error("quantity must be between {min} and 99, got {got}")]
     InvalidQuantity { got: i64, min: u32 },

@@ -165,7 +165,7 @@ async fn execute(
             let query = SearchQuery { text: args.query, filters, limit: args.limit.unwrap_or(5).clamp(1, 20) as usize };
             match retriever.search(&input.tenant, &query).await {
                 Ok(hits) => {
-                    let items: Vec<ProductView> = hits.iter().map(|h| ProductView::from(h.product.as_ref())).collect();
+                    let items: Vec<ProductView> = hits.iter().map(|h| ProductView::for_shopper(h.product.as_ref())).collect();
                     show(turn, effects, dialogue, hits.iter().map(|h| h.product.id.clone()).collect(), items.clone()).await;
                     ToolResult::Products { items }
                 }
@@ -178,7 +178,7 @@ async fn execute(
         Tool::ShowProducts { product_ids } => {
             // Only this tenant's snapshot is consulted: another shop's id is simply unknown.
             let found: Vec<_> = product_ids.iter().filter_map(|id| input.catalog.product(id)).take(10).collect();
-            let items: Vec<ProductView> = found.iter().map(|p| ProductView::from(p.as_ref())).collect();
+            let items: Vec<ProductView> = found.iter().map(|p| ProductView::for_shopper(p.as_ref())).collect();
             show(turn, effects, dialogue, found.iter().map(|p| p.id.clone()).collect(), items.clone()).await;
             ToolResult::Products { items }
         }
@@ -196,7 +196,7 @@ async fn execute(
                 Ok(hits) => {
                     // Shown beside the reply, but not what "the second one" points to:
                     // `last_products` stays the list the shopper was choosing from.
-                    let items: Vec<ProductView> = hits.iter().map(|h| ProductView::from(h.product.as_ref())).collect();
+                    let items: Vec<ProductView> = hits.iter().map(|h| ProductView::for_shopper(h.product.as_ref())).collect();
                     if !items.is_empty() {
                         effects.emit(Event::Products { turn, items: items.clone() }).await;
                     }

@@ -290,6 +290,193 @@ async fn importing_the_same_skus_again_updates_them() {
     assert_eq!(mug.variants[0].price_minor, 1400);
 }
 
+fn cur(code: &str) -> Currency {
+    Currency::parse(code).unwrap()
+}
+
+fn skus(c: &ParsedCatalog) -> Vec<&str> {
+    c.products.iter().map(|p| p.sku.as_str()).collect()
+}
+
+/// The error reported on `line`, or a panic listing them all.
+fn error_on(c: &ParsedCatalog, line: u64) -> &str {
+    c.errors.iter().find(|e| e.line == line).map(|e| e.message.as_str()).unwrap_or_else(|| panic!("no error on line {line}: {:?}", c.errors))
+}
+
+#[test]
+fn prices_are_read_by_the_currency_exponent_and_ambiguous_ones_are_line_errors() {
+    let usd = format!(
+        "{AISLE_HEADER}\nOK-1,Good,,,19.99,,1,,\nCOMMA,Bad,,,\"19,99\",,1,,\nTHOUSANDS,Bad,,,\"1,999.00\",,1,,\nUNDERSCORE,Bad,,,1_000,,1,,\nOK-2,Good,,,1999,,1,,\nTOO-FINE,Bad,,,19.999,,1,,\nNEG,Bad,,,-5,,1,,\nHUGE,Bad,,,99999999999999999999,,1,,\n"
+    );
+    let c = detect_and_parse(&tenant(), Currency::USD, usd.as_bytes());
+    assert_eq!(skus(&c), vec!["OK-1", "OK-2"]);
+    assert_eq!(by_sku(&c, "OK-1").variants[0].price_minor, 1999);
+    assert_eq!(by_sku(&c, "OK-2").variants[0].price_minor, 199_900);
+    assert_eq!(error_lines(&c), vec![3, 4, 5, 7, 8, 9]);
+    assert!(error_on(&c, 3).contains("comma is ambiguous"), "{}", error_on(&c, 3));
+    assert!(error_on(&c, 4).contains("comma is ambiguous"));
+    assert!(error_on(&c, 5).contains("separators"));
+    assert!(error_on(&c, 7).contains("2 decimal places"));
+    assert!(error_on(&c, 8).contains("negative"));
+    assert!(error_on(&c, 9).contains("too large"));
+
+    let jpy = format!("{AISLE_HEADER}\nCUP,Cup,,,4000,,1,,\nHALF,Half,,,4000.5,,1,,\n");
+    let c = detect_and_parse(&tenant(), cur("JPY"), jpy.as_bytes());
+    assert_eq!(by_sku(&c, "CUP").variants[0].price_minor, 4000);
+    assert_eq!(error_lines(&c), vec![3]);
+    assert!(error_on(&c, 3).contains("JPY has no minor unit"));
+
+    let kwd = format!("{AISLE_HEADER}\nLAMP,Lamp,,,1.234,,1,,\nFINE,Fine,,,1.2345,,1,,\n");
+    let c = detect_and_parse(&tenant(), cur("KWD"), kwd.as_bytes());
+    assert_eq!(by_sku(&c, "LAMP").variants[0].price_minor, 1234);
+    assert_eq!(error_lines(&c), vec![3]);
+
+    // Shopify's export is read by the same rule, in the shop's currency.
+    let shopify = "Handle,Title,Variant Price\ncup,Cup,4000\nbowl,Bowl,\"4,000\"\n";
+    let c = detect_and_parse(&tenant(), cur("JPY"), shopify.as_bytes());
+    assert_eq!(skus(&c), vec!["cup"]);
+    assert_eq!(c.products[0].variants[0].price_minor, 4000);
+    assert!(error_on(&c, 3).contains("comma is ambiguous"));
+    assert!(error_lines(&c).iter().all(|l| *l == 3));
+}
+
+#[test]
+fn unknown_and_foreign_currencies_are_line_errors() {
+    let csv = format!(
+        "{AISLE_HEADER},parent_sku,options\nSAME,Same,,,5,usd,1,,,,\nNONE,None,,,5,,1,,,,\nXXX-1,Nothing,,,5,XXX,1,,,,\nEUR-1,Euro,,,5,EUR,1,,,,\nTEE,Tee,,,,,,,,,\nTEE-M,,,,5,USD,1,,,TEE,size=M\nTEE-L,,,,5,EUR,1,,,TEE,size=L\n"
+    );
+    let c = detect_and_parse(&tenant(), Currency::USD, csv.as_bytes());
+    assert_eq!(skus(&c), vec!["SAME", "NONE", "TEE"]);
+    assert!(c.products.iter().all(|p| p.currency == Currency::USD));
+    assert_eq!(by_sku(&c, "TEE").variants.len(), 1);
+    assert_eq!(error_lines(&c), vec![4, 5, 8]);
+    assert!(error_on(&c, 4).contains("not an ISO 4217 currency"), "{}", error_on(&c, 4));
+    assert!(error_on(&c, 5).contains("not the shop's currency (USD)"), "{}", error_on(&c, 5));
+    assert!(error_on(&c, 8).contains("not the shop's currency"));
+}
+
+#[test]
+fn rows_that_are_not_utf8_are_line_errors_and_the_rest_imports() {
+    let mut body = format!("{AISLE_HEADER}\nMUG,Mug,,,5,,1,,\n").into_bytes();
+    body.extend_from_slice(b"CAFE,Caf\xe9 cup,,,5,,1,,\n");
+    body.extend_from_slice("TEA,Th\u{e9} pot,,,6,,1,,\n".as_bytes());
+    body.extend_from_slice(b"BAD-DESC,Bowl,\x93quoted\x94,,5,,1,,\n");
+    let c = detect_and_parse(&tenant(), Currency::USD, &body);
+    assert_eq!(skus(&c), vec!["MUG", "TEA"]);
+    assert_eq!(by_sku(&c, "TEA").title, "Thé pot");
+    assert_eq!(error_lines(&c), vec![3, 5]);
+    assert!(error_on(&c, 3).contains("title cell is not UTF-8"), "{}", error_on(&c, 3));
+    assert!(error_on(&c, 5).contains("description cell is not UTF-8"));
+    // A file in UTF-16 (Excel's "Unicode text") is named as such.
+    let c = detect_and_parse(&tenant(), Currency::USD, b"\xFF\xFEs\x00k\x00u\x00");
+    assert!(c.products.is_empty());
+    assert!(error_on(&c, 1).contains("UTF-16"));
+}
+
+#[test]
+fn fields_over_their_limits_are_line_errors() {
+    use engine::catalog::limits::*;
+    let long = |n: usize| "x".repeat(n);
+    let tags51 = (0..51).map(|i| format!("t{i}")).collect::<Vec<_>>().join("|");
+    let rows = [
+        format!("OK-1,{},{},{},5,,1,https://cdn.example/a.jpg,a|b", long(MAX_TITLE_CHARS), long(MAX_DESCRIPTION_BYTES), long(MAX_CATEGORY_CHARS)),
+        format!("TITLE,{},,,5,,1,,", long(MAX_TITLE_CHARS + 1)),
+        format!("DESC,Desc,{},,5,,1,,", long(MAX_DESCRIPTION_BYTES + 1)),
+        format!("CAT,Cat,,{},5,,1,,", long(MAX_CATEGORY_CHARS + 1)),
+        format!("TAGS,Tags,,,5,,1,,{tags51}"),
+        format!("TAG,Tag,,,5,,1,,ok|{}", long(MAX_TAG_CHARS + 1)),
+        "JS,Js,,,5,,1,javascript:alert(1),".to_string(),
+        "FTP,Ftp,,,5,,1,ftp://x/a.jpg,".to_string(),
+        format!("URL,Url,,,5,,1,https://x/{},", long(MAX_IMAGE_URL_BYTES)),
+        format!("SKU-{},Sku,,,5,,1,,", long(MAX_SKU_CHARS)),
+        "OK-2,Fine,,,5,,1,,".to_string(),
+    ];
+    let csv = format!("{AISLE_HEADER}\n{}\n", rows.join("\n"));
+    let c = detect_and_parse(&tenant(), Currency::USD, csv.as_bytes());
+    assert_eq!(skus(&c), vec!["OK-1", "OK-2"]);
+    assert_eq!(by_sku(&c, "OK-1").description_html.len(), MAX_DESCRIPTION_BYTES, "a field at its limit imports");
+    assert_eq!(error_lines(&c), (3..=11).collect::<Vec<u64>>());
+    let expect = ["title is 301", "description cell is 65537 bytes", "category is 301", "51 tags", "tag \"", "http:// or https://", "http:// or https://", "image_url is", "invalid SKU"];
+    for (line, want) in (3..).zip(expect) {
+        assert!(error_on(&c, line).contains(want), "line {line}: {}", error_on(&c, line));
+    }
+}
+
+#[test]
+fn variant_and_option_limits_are_line_errors() {
+    use engine::catalog::limits::*;
+    let mut csv = format!("{AISLE_HEADER},parent_sku,options\nBIG,Big,,,,,,,,,\nWIDE,Wide,,,,,,,,,\nLONG,Long,,,,,,,,,\n");
+    for i in 0..=MAX_VARIANTS {
+        csv.push_str(&format!("BIG-{i},,,,5,,1,,,BIG,n={i}\n"));
+    }
+    csv.push_str("WIDE-1,,,,5,,1,,,WIDE,a=1|b=1|c=1|d=1\n");
+    csv.push_str(&format!("LONG-1,,,,5,,1,,,LONG,size={}\n", "m".repeat(MAX_OPTION_CHARS + 1)));
+    csv.push_str("FINE,Fine,,,5,,1,,,,\n");
+    let c = detect_and_parse(&tenant(), Currency::USD, csv.as_bytes());
+    assert_eq!(skus(&c), vec!["FINE"]);
+    assert!(error_on(&c, 2).contains(&format!("{} variants; at most {MAX_VARIANTS}", MAX_VARIANTS + 1)), "{}", error_on(&c, 2));
+    assert!(error_on(&c, 3).contains("4 options; at most 3"), "{}", error_on(&c, 3));
+    assert!(error_on(&c, 4).contains("option \""), "{}", error_on(&c, 4));
+}
+
+/// Peak resident memory of this process, from Linux's `/proc` (0 elsewhere).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_16_mib_description_is_a_line_error_and_the_other_rows_import() {
+    let before = peak_rss_kib();
+    let mut body = format!("{AISLE_HEADER}\nMUG,Mug,,,5,,1,,\nHUGE,Huge,\"").into_bytes();
+    body.resize(body.len() + 16 * 1024 * 1024, b'y');
+    body.extend_from_slice(b"\",,5,,1,,\nCUP,Cup,,,3,,1,,\n");
+    let c = detect_and_parse(&tenant(), Currency::USD, &body);
+    assert_eq!(skus(&c), vec!["MUG", "CUP"]);
+    assert_eq!(error_lines(&c), vec![3]);
+    assert!(error_on(&c, 3).contains("description cell is 16777216 bytes; a cell holds at most 64 KiB"), "{}", error_on(&c, 3));
+    // Printed for the record (run alone for a clean figure); not asserted.
+    eprintln!("import of a {} MiB body: peak RSS {} KiB before, {} KiB after", body.len() >> 20, before, peak_rss_kib());
+}
+
+#[test]
+fn a_products_event_of_maximal_products_stays_small() {
+    use engine::catalog::limits::*;
+    use engine::events::Event;
+    use engine::views::{MAX_PRODUCTS_EVENT_BYTES, ProductView, WIRE_DESCRIPTION_CHARS};
+    let long = |c: char, n: usize| c.to_string().repeat(n);
+    let tags = (0..MAX_TAGS).map(|i| format!("{i:02}{}", long('t', MAX_TAG_CHARS - 2))).collect::<Vec<_>>().join("|");
+    let mut csv = format!("{AISLE_HEADER},parent_sku,options\n");
+    let names: Vec<String> = ['a', 'b', 'c'].iter().map(|c| long(*c, MAX_OPTION_CHARS)).collect();
+    for p in 0..10 {
+        let parent = format!("{p}{}", long('P', MAX_SKU_CHARS - 1));
+        csv.push_str(&format!(
+            "{parent},{},{},{},,,,https://{},{tags},,\n",
+            long('T', MAX_TITLE_CHARS),
+            long('d', MAX_DESCRIPTION_BYTES),
+            long('c', MAX_CATEGORY_CHARS),
+            long('h', MAX_IMAGE_URL_BYTES - 8)
+        ));
+        for v in 0..MAX_VARIANTS {
+            let value = |k: usize| format!("{v:03}{k}{}", long('v', MAX_OPTION_CHARS - 4));
+            let options = (0..MAX_OPTIONS).map(|k| format!("{}={}", names[k], value(k))).collect::<Vec<_>>().join("|");
+            csv.push_str(&format!("{p}{v:03}{},,,,92233720368547758.07,,1000000,,,{parent},{options}\n", long('V', MAX_SKU_CHARS - 4)));
+        }
+    }
+    let c = detect_and_parse(&tenant(), Currency::USD, csv.as_bytes());
+    assert!(c.errors.is_empty(), "{:?}", &c.errors[..c.errors.len().min(3)]);
+    assert_eq!((c.products.len(), c.variant_count()), (10, 10 * MAX_VARIANTS));
+    let items: Vec<ProductView> = c.products.iter().map(ProductView::for_shopper).collect();
+    assert!(items.iter().all(|i| i.description.chars().count() == WIRE_DESCRIPTION_CHARS && i.description.ends_with('…')));
+    let event = serde_json::to_vec(&Event::Products { turn: 1, items }).unwrap();
+    eprintln!("a products event of 10 maximal products: {} bytes", event.len());
+    assert!(event.len() <= MAX_PRODUCTS_EVENT_BYTES, "{} bytes", event.len());
+    // The admin view keeps the whole (limited) description.
+    assert_eq!(ProductView::from(&c.products[0]).description.len(), MAX_DESCRIPTION_BYTES);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
