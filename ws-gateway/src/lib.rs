@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod request_guard;
 pub mod routes;
 pub mod session_token;
 pub mod startup;
