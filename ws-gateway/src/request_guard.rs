@@ -6,7 +6,8 @@
 //!   the whole body must arrive within `AISLE_BODY_TIMEOUT_MS` (30 s by default) of
 //!   the headers; past it the read fails, and the handler answers `408`
 //!   `request_timeout` (`error::json_config` for JSON bodies, the import's own loop
-//!   for CSV). WebSocket upgrades are exempt: their "body" is the socket.
+//!   for CSV) and the connection is closed. WebSocket upgrades are exempt: their
+//!   "body" is the socket.
 //! - **A cap on requests not yet authenticated.** Each request holds a permit of a
 //!   semaphore (`AISLE_MAX_UNAUTHENTICATED`, 256 by default) from its arrival until
 //!   it shows valid credentials (the `auth` extractors call [`authenticated`]) or is
@@ -14,14 +15,16 @@
 //!   `Retry-After`. `/healthz`, `/readyz` and `/metrics` are exempt, so probes keep
 //!   working while the cap is full.
 
+use std::cell::RefCell;
 use std::future::Future as _;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::HttpMessage;
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::middleware::Next;
@@ -86,12 +89,9 @@ fn is_upgrade(req: &ServiceRequest) -> bool {
 }
 
 /// The middleware (`App::wrap(from_fn(request_guard::guard))`).
-pub async fn guard(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+pub async fn guard(mut req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(guard) = req.app_data::<actix_web::web::Data<RequestGuard>>().map(|g| g.get_ref().clone()) else {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let slot = if exempt_from_cap(req.path()) {
         None
@@ -109,26 +109,60 @@ pub async fn guard(
                     actix_web::http::header::RETRY_AFTER,
                     actix_web::http::header::HeaderValue::from(RETRY_AFTER_SECS),
                 );
-                // Close the connection: its body (if any) is not read.
-                response.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
-                return Ok(req.into_response(response).map_into_right_body());
+                // Its body (if any) is not read: close the connection.
+                let unread = Rc::new(RefCell::new(req.take_payload()));
+                return Ok(closing(req.into_response(response), unread));
             }
         }
     };
-    if !is_upgrade(&req) {
-        let payload = req.take_payload();
-        req.set_payload(Payload::Stream { payload: Box::pin(Deadline::new(payload, guard.body_timeout)) });
-    }
+    // The body stream, shared with the response of a request whose body came too late
+    // (see `closing`).
+    let body = (!is_upgrade(&req)).then(|| {
+        let body = Rc::new(RefCell::new(req.take_payload()));
+        req.set_payload(Payload::Stream { payload: Box::pin(Deadline::new(body.clone(), guard.body_timeout)) });
+        body
+    });
     let result = next.call(req).await;
     if let Some(slot) = slot {
         slot.release();
     }
-    let mut response = result?;
-    if response.status() == actix_web::http::StatusCode::REQUEST_TIMEOUT {
-        // The rest of a late body is not worth reading: close the connection.
-        response.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    let response = result?;
+    match body {
+        Some(body) if response.status() == actix_web::http::StatusCode::REQUEST_TIMEOUT => Ok(closing(response, body)),
+        _ => Ok(response.map_into_boxed_body()),
     }
-    Ok(response.map_into_left_body())
+}
+
+/// A response after which the connection closes, its request body unread. actix
+/// closes a connection whose request body is unfinished when the response ends — but
+/// drains (keeps reading) a chunked body whose reader was dropped, which a client
+/// trickling bytes could keep up for ever. So the body's reader is kept alive by the
+/// response body until the response is written, and the connection is closed.
+fn closing(response: ServiceResponse<impl MessageBody + 'static>, unread: Rc<RefCell<Payload>>) -> ServiceResponse<BoxBody> {
+    let mut response = response.map_body(|head, body| {
+        head.set_connection_type(actix_web::http::ConnectionType::Close);
+        BoxBody::new(HoldingBody { body: body.boxed(), _unread: unread })
+    });
+    response.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    response
+}
+
+/// A response body that keeps the request's body reader alive until it is dropped.
+struct HoldingBody {
+    body: BoxBody,
+    _unread: Rc<RefCell<Payload>>,
+}
+
+impl MessageBody for HoldingBody {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.body).poll_next(cx)
+    }
 }
 
 /// The message of a body that came too slowly.
@@ -152,14 +186,14 @@ pub fn body_error(e: &PayloadError) -> ApiError {
 
 /// A body stream that fails with `TimedOut` once its deadline has passed.
 struct Deadline {
-    inner: Payload,
+    inner: Rc<RefCell<Payload>>,
     sleep: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
     done: bool,
 }
 
 impl Deadline {
-    fn new(inner: Payload, timeout: Duration) -> Self {
+    fn new(inner: Rc<RefCell<Payload>>, timeout: Duration) -> Self {
         Self { inner, sleep: Box::pin(tokio::time::sleep(timeout)), timeout, done: false }
     }
 }
@@ -171,14 +205,17 @@ impl Stream for Deadline {
         if self.done {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut self.inner).poll_next(cx) {
+        let polled = {
+            let mut inner = self.inner.borrow_mut();
+            Pin::new(&mut *inner).poll_next(cx)
+        };
+        match polled {
             Poll::Ready(None) => {
                 self.done = true;
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(item)) if self.sleep.is_elapsed() => {
-                // A chunk that arrived after the deadline does not count.
-                drop(item);
+            // A chunk that arrived after the deadline does not count.
+            Poll::Ready(Some(_)) if self.sleep.is_elapsed() => {
                 self.done = true;
                 Poll::Ready(Some(Err(timed_out(self.timeout))))
             }
