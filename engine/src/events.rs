@@ -23,6 +23,8 @@ pub enum ErrorCode {
     TooLarge,
     Unavailable,
     Internal,
+    /// HTTP only (a project extension): the request body did not arrive in time.
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -40,6 +42,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::RequestTimeout => "request_timeout",
         }
     }
 }

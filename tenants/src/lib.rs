@@ -21,9 +21,16 @@ pub enum TenantError {
     Unauthorized,
     #[error("invalid request: {0}")]
     Invalid(String),
-    /// A unique thing (an email) is taken.
+    /// A unique thing (an email within the tenant) is taken.
     #[error("{0}")]
     Taken(String),
+    /// The tenant's subscription is canceled: its deployments open no conversations.
+    #[error("this shop's subscription is canceled")]
+    Canceled,
+    /// An email and password that open the portal of several tenants, and no
+    /// `tenant_id` to choose one (only someone with the password learns this).
+    #[error("this email and password sign in to several shops ({}): send tenant_id to choose one", .0.iter().map(TenantId::as_str).collect::<Vec<_>>().join(", "))]
+    SeveralTenants(Vec<TenantId>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -111,24 +118,52 @@ impl Tenants {
         };
         match self.store.create_user(&user).await {
             Ok(()) => Ok(user),
-            Err(StoreError::Conflict(_)) => Err(TenantError::Taken(format!("{} already has a portal login", user.email))),
+            // Only a login in this same tenant conflicts: the caller's own data. The
+            // same address in another tenant is another user, created like any new
+            // one, so the answer says nothing about other tenants.
+            Err(StoreError::Conflict(_)) => Err(TenantError::Taken(format!("{} already has a portal login in this shop", user.email))),
             Err(e) => Err(e.into()),
         }
     }
 
     /// The user whose email and password these are; anything else is `Unauthorized`
-    /// (an unknown email takes as long as a wrong password).
-    pub async fn login(&self, email: &str, password: &str) -> Result<PortalUser, TenantError> {
+    /// (an unknown email takes as long as a wrong password). An email may have a login
+    /// in several tenants: the password is checked against each (the oldest
+    /// [`MAX_LOGIN_CANDIDATES`]), and `tenant` picks one when it opens several
+    /// (`SeveralTenants` without it).
+    pub async fn login(&self, email: &str, password: &str, tenant: Option<&TenantId>) -> Result<PortalUser, TenantError> {
         let Some(email) = normalize_email(email) else { return Err(TenantError::Unauthorized) };
         if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
             return Err(TenantError::Unauthorized);
         }
-        let user = self.store.user_by_email(&email).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
-        let ok = verify_password(password.to_string(), hash).await;
-        match user {
-            Some(u) if ok => Ok(u),
-            _ => Err(TenantError::Unauthorized),
+        let candidates = match tenant {
+            Some(t) => self.store.tenant_user_by_email(t, &email).await?.into_iter().collect(),
+            None => self.store.users_by_email(&email, MAX_LOGIN_CANDIDATES).await?,
+        };
+        if candidates.is_empty() {
+            verify_password(password.to_string(), DUMMY_HASH.to_string()).await;
+            return Err(TenantError::Unauthorized);
+        }
+        let mut matched = Vec::new();
+        for user in candidates {
+            if verify_password(password.to_string(), user.password_hash.clone()).await {
+                matched.push(user);
+            }
+        }
+        match matched.len() {
+            0 => Err(TenantError::Unauthorized),
+            1 => Ok(matched.remove(0)),
+            _ => Err(TenantError::SeveralTenants(matched.into_iter().map(|u| u.tenant_id).collect())),
+        }
+    }
+
+    /// `Ok` while the tenant may serve shoppers: `Canceled` once its subscription is
+    /// canceled (`past_due` still serves), `Unauthorized` if it does not exist.
+    pub async fn ensure_serving(&self, tenant: &TenantId) -> Result<(), TenantError> {
+        match self.store.get_tenant(tenant).await? {
+            Some(t) if t.status == STATUS_CANCELED => Err(TenantError::Canceled),
+            Some(_) => Ok(()),
+            None => Err(TenantError::Unauthorized),
         }
     }
 
@@ -178,6 +213,13 @@ impl Role {
         }
     }
 }
+
+/// A tenant status (`tenants.status`): the subscription is canceled.
+pub const STATUS_CANCELED: &str = "canceled";
+
+/// Users with one email whose password a login checks, at most (each check is an
+/// Argon2id verification).
+pub const MAX_LOGIN_CANDIDATES: u32 = 8;
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longer passwords are refused rather than hashed (hashing cost grows with length).

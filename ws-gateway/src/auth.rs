@@ -1,7 +1,9 @@
 //! Who is calling the HTTP API: extractors that turn an `Authorization: Bearer …`
 //! header into a tenant (an `sk_…` API key or a portal login token) or the operator
 //! (`AISLE_PLATFORM_TOKEN`).
-//! A handler that takes one of them cannot run for a caller without it.
+//! A handler that takes one of them cannot run for a caller without it. Once one
+//! succeeds the request stops counting against the cap on unauthenticated requests
+//! (`request_guard::authenticated`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,22 +58,26 @@ impl FromRequest for AdminTenant {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::new(ErrorCode::Internal, "no application state"))?;
             let token = token.ok_or_else(|| unauthorized("send an API key or a portal login token as `Authorization: Bearer …`"))?;
-            if token.starts_with("sk_") {
-                return match state.tenants.resolve_api_key(&token).await {
-                    Ok(tenant) => Ok(AdminTenant(tenant, AdminCaller::ApiKey)),
-                    Err(tenants::TenantError::Unauthorized) => Err(unauthorized("unknown or revoked API key")),
-                    Err(e) => Err(e.into()),
-                };
-            }
-            let login = state.session_keys.verify_admin(&token).ok_or_else(|| unauthorized("unknown or expired login token"))?;
-            // The user must still exist in that tenant (a deleted user's token dies with them).
-            match state.store.get_user(&login.tenant, &login.user).await? {
-                Some(user) => Ok(AdminTenant(login.tenant, AdminCaller::User { id: login.user, role: user.role })),
-                None => Err(unauthorized("unknown or expired login token")),
-            }
+            let who = if token.starts_with("sk_") {
+                match state.tenants.resolve_api_key(&token).await {
+                    Ok(tenant) => AdminTenant(tenant, AdminCaller::ApiKey),
+                    Err(tenants::TenantError::Unauthorized) => return Err(unauthorized("unknown or revoked API key")),
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                let login = state.session_keys.verify_admin(&token).ok_or_else(|| unauthorized("unknown or expired login token"))?;
+                // The user must still exist in that tenant (a deleted user's token dies with them).
+                match state.store.get_user(&login.tenant, &login.user).await? {
+                    Some(user) => AdminTenant(login.tenant, AdminCaller::User { id: login.user, role: user.role }),
+                    None => return Err(unauthorized("unknown or expired login token")),
+                }
+            };
+            crate::request_guard::authenticated(&req);
+            Ok(who)
         })
     }
 }
@@ -85,7 +91,10 @@ impl FromRequest for PlatformOperator {
         std::future::ready(match (expected, bearer(req)) {
             // Without a platform token configured, the operator API does not exist.
             (None, _) => Err(ApiError::not_found()),
-            (Some(want), Some(got)) if same_secret(&want, &got) => Ok(PlatformOperator),
+            (Some(want), Some(got)) if same_secret(&want, &got) => {
+                crate::request_guard::authenticated(req);
+                Ok(PlatformOperator)
+            }
             _ => Err(unauthorized("send the platform token as `Authorization: Bearer …`")),
         })
     }

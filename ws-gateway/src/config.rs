@@ -69,6 +69,15 @@ pub struct Config {
     /// Workers of the in-process job queue: an import and an indexing run side by
     /// side (tests set 0 to hold jobs queued).
     pub job_workers: usize,
+    /// How long a client has to send a whole request body, counted from the end of
+    /// its headers (`AISLE_BODY_TIMEOUT_MS`); past it the request is answered 408.
+    pub body_timeout: Duration,
+    /// Requests being served that have not yet shown credentials, at most
+    /// (`AISLE_MAX_UNAUTHENTICATED`); past it 503 with `Retry-After`.
+    pub max_unauthenticated: usize,
+    /// A PEM file of extra CA certificates trusted by Aisle's HTTPS clients
+    /// (`AISLE_EXTRA_CA_FILE`), checked here; the clients read it (`engine::embed`).
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 /// Rate limits (`crate::limits`); each `0` turns its bound off.
@@ -126,6 +135,9 @@ impl Default for Config {
             import_queue_bytes: engine::jobs::DEFAULT_IMPORT_QUEUE_BYTES,
             instance_id: None,
             job_workers: 2,
+            body_timeout: Duration::from_secs(30),
+            max_unauthenticated: 256,
+            extra_ca_file: None,
         }
     }
 }
@@ -162,6 +174,18 @@ impl Config {
         c.platform_token = non_empty("AISLE_PLATFORM_TOKEN").map(Secret::new);
         c.stripe_webhook_secret = non_empty("AISLE_STRIPE_WEBHOOK_SECRET").map(Secret::new);
         c.session_secret = non_empty("AISLE_SESSION_SECRET").map(Secret::new);
+        if let Some(secret) = &c.session_secret
+            && secret.expose().len() < crate::session_token::MIN_SECRET_BYTES
+        {
+            return Err(ConfigError {
+                var: "AISLE_SESSION_SECRET",
+                message: format!(
+                    "is {} bytes; it must be at least {} (e.g. `openssl rand -hex 32`), or unset to use a generated key",
+                    secret.expose().len(),
+                    crate::session_token::MIN_SECRET_BYTES
+                ),
+            });
+        }
         if let Some(v) = non_empty("AISLE_DEMO") {
             c.demo = match v.as_str() {
                 "1" | "true" | "yes" => true,
@@ -208,6 +232,28 @@ impl Config {
                 return Err(ConfigError { var: "AISLE_INSTANCE_ID", message: "1 to 64 letters, digits, '-', '_' or '.'".into() });
             }
             c.instance_id = Some(v);
+        }
+        if let Some(v) = non_empty("AISLE_BODY_TIMEOUT_MS") {
+            let ms: u64 = v
+                .parse()
+                .ok()
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| ConfigError { var: "AISLE_BODY_TIMEOUT_MS", message: format!("{v:?} is not a positive number of milliseconds") })?;
+            c.body_timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = non_empty("AISLE_MAX_UNAUTHENTICATED") {
+            c.max_unauthenticated = v
+                .parse()
+                .ok()
+                .filter(|&n: &usize| n > 0)
+                .ok_or_else(|| ConfigError { var: "AISLE_MAX_UNAUTHENTICATED", message: format!("{v:?} is not a positive number of requests") })?;
+        }
+        if let Some(v) = non_empty("AISLE_EXTRA_CA_FILE") {
+            let pem = std::fs::read_to_string(&v).map_err(|e| ConfigError { var: "AISLE_EXTRA_CA_FILE", message: format!("cannot read {v:?}: {e}") })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError { var: "AISLE_EXTRA_CA_FILE", message: format!("{v:?} holds no PEM certificate") });
+            }
+            c.extra_ca_file = Some(PathBuf::from(v));
         }
         for unsupported in ["AISLE_AMQP_URL", "AISLE_REDIS_URL"] {
             if non_empty(unsupported).is_some() {
@@ -349,6 +395,41 @@ mod tests {
         let c = cfg(&[("AISLE_QDRANT_URL", "http://q:6334"), ("AISLE_QDRANT_API_KEY", "qdrant-supersecret")]).unwrap();
         assert_eq!(c.qdrant_api_key.as_ref().map(|k| k.expose()), Some("qdrant-supersecret"));
         assert!(!format!("{c:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn a_session_secret_has_at_least_32_bytes() {
+        let err = cfg(&[("AISLE_SESSION_SECRET", "too-short-a-secret")]).unwrap_err();
+        assert_eq!(err.var, "AISLE_SESSION_SECRET");
+        assert!(err.to_string().contains("AISLE_SESSION_SECRET") && err.to_string().contains("32"), "{err}");
+        assert_eq!(cfg(&[("AISLE_SESSION_SECRET", &"x".repeat(31))]).unwrap_err().var, "AISLE_SESSION_SECRET");
+        let c = cfg(&[("AISLE_SESSION_SECRET", &"x".repeat(32))]).unwrap();
+        assert_eq!(c.session_secret.map(|s| s.expose().len()), Some(32));
+        assert!(cfg(&[]).unwrap().session_secret.is_none(), "unset: the generated key file");
+    }
+
+    #[test]
+    fn body_timeout_and_unauthenticated_cap() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!((c.body_timeout, c.max_unauthenticated), (Duration::from_secs(30), 256));
+        let c = cfg(&[("AISLE_BODY_TIMEOUT_MS", "1500"), ("AISLE_MAX_UNAUTHENTICATED", "8")]).unwrap();
+        assert_eq!((c.body_timeout, c.max_unauthenticated), (Duration::from_millis(1500), 8));
+        for (var, bad) in [("AISLE_BODY_TIMEOUT_MS", "0"), ("AISLE_BODY_TIMEOUT_MS", "soon"), ("AISLE_MAX_UNAUTHENTICATED", "0"), ("AISLE_MAX_UNAUTHENTICATED", "-3")] {
+            assert_eq!(cfg(&[(var, bad)]).unwrap_err().var, var, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_extra_ca_file_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        assert_eq!(cfg(&[("AISLE_EXTRA_CA_FILE", missing.to_str().unwrap())]).unwrap_err().var, "AISLE_EXTRA_CA_FILE");
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "hello").unwrap();
+        assert_eq!(cfg(&[("AISLE_EXTRA_CA_FILE", junk.to_str().unwrap())]).unwrap_err().var, "AISLE_EXTRA_CA_FILE");
+        let ok = dir.path().join("ca.pem");
+        std::fs::write(&ok, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
+        assert_eq!(cfg(&[("AISLE_EXTRA_CA_FILE", ok.to_str().unwrap())]).unwrap().extra_ca_file, Some(ok));
     }
 
     #[test]

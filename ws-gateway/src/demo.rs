@@ -42,10 +42,12 @@ pub async fn seed(store: &dyn Store, tenants: &Tenants) -> Result<DemoShop, Demo
         let report = import_products(store, parsed.products).await?;
         tracing::info!(?report, "imported the demo catalog");
     }
-    if store.user_by_email(DEMO_USER).await?.is_none() {
+    if store.tenant_user_by_email(&tenant_id, DEMO_USER).await?.is_none() {
         let password = tenants::generate_key("");
         tenants.create_user(&tenant_id, DEMO_USER, &password, tenants::Role::Owner).await?;
-        // Shown this once: only its Argon2id hash is stored.
+        // Shown this once: only its Argon2id hash is stored. Written to stderr as well
+        // as logged, so that a log filter (`RUST_LOG=warn`) cannot hide it.
+        eprintln!("{}", password_notice(&password));
         tracing::info!(email = DEMO_USER, %password, "demo portal user created: log in with POST /v1/auth/login (the password is not shown again)");
     }
     let existing = store.list_deployments(&tenant_id).await?.into_iter().find(|d| !d.revoked && d.name == "demo");
@@ -54,4 +56,9 @@ pub async fn seed(store: &dyn Store, tenants: &Tenants) -> Result<DemoShop, Demo
         None => tenants.create_deployment(&tenant_id, "demo", Vec::new()).await?,
     };
     Ok(DemoShop { tenant_id, deployment_key: deployment.key })
+}
+
+/// The line printed on the terminal when the demo's portal user is created.
+pub fn password_notice(password: &str) -> String {
+    format!("Aisle demo portal login: {DEMO_USER} / {password} (POST /v1/auth/login; shown once, only its hash is kept)")
 }

@@ -19,6 +19,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
     }
 }
 
@@ -43,6 +44,10 @@ pub mod close {
     pub const RATE_LIMITED: u16 = 4429;
     pub const INTERNAL: u16 = 1011;
 }
+
+/// What a shopper (and the shop's admin) is told when the tenant's subscription is
+/// canceled.
+pub const CANCELED_MESSAGE: &str = "this shop's subscription is canceled: its assistant is closed";
 
 /// An error answered over HTTP as `{"error":{"code","message"}}`.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +109,8 @@ impl From<tenants::TenantError> for ApiError {
             // The contract has no conflict code; 409 would say it, but a taken email is
             // a request to fix, like any other bad field.
             tenants::TenantError::Taken(m) => ApiError::new(ErrorCode::BadRequest, m),
+            e @ tenants::TenantError::SeveralTenants(_) => ApiError::new(ErrorCode::BadRequest, e.to_string()),
+            tenants::TenantError::Canceled => ApiError::new(ErrorCode::Forbidden, CANCELED_MESSAGE),
             tenants::TenantError::Store(s) => s.into(),
         }
     }
@@ -116,13 +123,15 @@ pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
 
 /// Request bodies and query strings actix could not read, in the contract's error
 /// shape: JSON that does not parse or has the wrong fields is a 400, a body over the
-/// limit a 413.
+/// limit a 413, a body that did not arrive in time a 408.
 pub fn json_config() -> actix_web::web::JsonConfig {
     actix_web::web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| {
         use actix_web::error::JsonPayloadError as J;
         let api = match &err {
             J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::new(ErrorCode::TooLarge, "the JSON body is too large"),
             J::ContentType => ApiError::new(ErrorCode::BadRequest, "send JSON with Content-Type: application/json"),
+            // A body slower than `AISLE_BODY_TIMEOUT_MS` (see `request_guard`) is a 408.
+            J::Payload(e) => crate::request_guard::body_error(e),
             other => ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {other}")),
         };
         api.into()

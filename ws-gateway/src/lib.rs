@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod request_guard;
 pub mod routes;
 pub mod session_token;
 pub mod startup;

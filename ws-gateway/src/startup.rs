@@ -168,8 +168,14 @@ impl Application {
             vectors,
         });
         let data = state.clone();
+        let guard = web::Data::new(crate::request_guard::RequestGuard::new(
+            state.config.body_timeout,
+            state.config.max_unauthenticated,
+        ));
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::request_guard::guard))
+                .app_data(guard.clone())
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
                 .app_data(crate::error::json_config())

@@ -28,7 +28,10 @@ pub async fn from_env() -> Result<Arc<dyn Embedder>, EmbedError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if let Some(url) = var("AISLE_EMBED_URL") {
         let model = var("AISLE_EMBED_MODEL").unwrap_or_else(|| "text-embedding-3-small".into());
-        let config = OpenAiConfig::new(url, var("AISLE_EMBED_API_KEY"), model);
+        let mut config = OpenAiConfig::new(url, var("AISLE_EMBED_API_KEY"), model);
+        if let Some(ca) = var("AISLE_EXTRA_CA_FILE") {
+            config = config.with_extra_ca_file(std::path::Path::new(&ca))?;
+        }
         return Ok(Arc::new(OpenAiEmbedder::connect(config).await?));
     }
     if let Some(dir) = var(transformer::MODEL_DIR_ENV) {

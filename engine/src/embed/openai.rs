@@ -10,6 +10,11 @@
 //! clear `EmbedError` whose `is_retryable` tells the indexing job to try again later.
 //! A request either returns every vector it was asked for or fails: nothing is
 //! silently dropped.
+//!
+//! HTTPS is rustls (ring) with the Mozilla roots built in; a private endpoint's CA is
+//! trusted with `AISLE_EXTRA_CA_FILE` (PEM, one or more certificates:
+//! `OpenAiConfig::extra_ca_pem`). A failure to reach the endpoint names its URL and
+//! the cause (a refused connection, an unknown certificate issuer...).
 
 use std::time::Duration;
 
@@ -35,6 +40,9 @@ pub struct OpenAiConfig {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub timeout: Duration,
+    /// Extra CA certificates (PEM) trusted besides the built-in roots, for an
+    /// endpoint whose certificate a private CA signed.
+    pub extra_ca_pem: Option<Vec<u8>>,
 }
 
 impl OpenAiConfig {
@@ -47,7 +55,15 @@ impl OpenAiConfig {
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(20),
             timeout: Duration::from_secs(30),
+            extra_ca_pem: None,
         }
+    }
+
+    /// Trusts the CA certificates of a PEM file (`AISLE_EXTRA_CA_FILE`).
+    pub fn with_extra_ca_file(mut self, path: &std::path::Path) -> Result<Self, EmbedError> {
+        let pem = std::fs::read(path).map_err(|e| EmbedError::Load { path: format!("AISLE_EXTRA_CA_FILE={}", path.display()), reason: e.to_string() })?;
+        self.extra_ca_pem = Some(pem);
+        Ok(self)
     }
 }
 
@@ -74,7 +90,9 @@ impl OpenAiEmbedder {
     /// Connects and learns the model's dimension by embedding one probe text.
     pub async fn connect(config: OpenAiConfig) -> Result<Self, EmbedError> {
         let mut this = Self::with_dim(config, 0)?;
-        let probe = this.embed_batch_with_retries(&["dimension probe".to_string()]).await?;
+        let probe = this.embed_batch_with_retries(&["dimension probe".to_string()]).await.inspect_err(|e| {
+            tracing::error!(url = %this.url, error = %e, "cannot use the embeddings endpoint");
+        })?;
         this.dim = probe.first().map_or(0, Vec::len);
         if this.dim == 0 {
             return Err(EmbedError::Malformed("the endpoint returned an empty vector".into()));
@@ -84,10 +102,18 @@ impl OpenAiEmbedder {
 
     /// For a model whose dimension is known; no request is made.
     pub fn with_dim(config: OpenAiConfig, dim: usize) -> Result<Self, EmbedError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .map_err(|e| EmbedError::Load { path: config.base_url.clone(), reason: e.to_string() })?;
+        let mut builder = reqwest::Client::builder().timeout(config.timeout);
+        if let Some(pem) = &config.extra_ca_pem {
+            let load = |reason: String| EmbedError::Load { path: "AISLE_EXTRA_CA_FILE".into(), reason };
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| load(error_chain(&e)))?;
+            if certs.is_empty() {
+                return Err(load("no PEM certificate in it".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| EmbedError::Load { path: config.base_url.clone(), reason: error_chain(&e) })?;
         let url = format!("{}/embeddings", config.base_url.trim_end_matches('/'));
         let name = format!("openai:{}", config.model);
         Ok(Self { client, url, config, dim, name })
@@ -121,7 +147,7 @@ impl OpenAiEmbedder {
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key);
         }
-        let response = request.send().await.map_err(|e| EmbedError::Transport(e.to_string()))?;
+        let response = request.send().await.map_err(|e| EmbedError::Transport(format!("POST {}: {}", self.url, error_chain(&e.without_url()))))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -130,7 +156,7 @@ impl OpenAiEmbedder {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
-        let text = response.text().await.map_err(|e| EmbedError::Transport(e.to_string()))?;
+        let text = response.text().await.map_err(|e| EmbedError::Transport(format!("POST {}: {}", self.url, error_chain(&e.without_url()))))?;
         if status.as_u16() == 429 {
             return Err(EmbedError::RateLimited { retry_after });
         }
@@ -164,6 +190,22 @@ impl OpenAiEmbedder {
             })
             .collect()
     }
+}
+
+/// An error and its causes, `outer: inner: innermost` (reqwest's own message is only
+/// "error sending request"; the why — refused, certificate — is in its sources).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// The `error.message` of an OpenAI-style error body, or the body itself, cut short.

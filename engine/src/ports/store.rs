@@ -154,7 +154,8 @@ pub struct TranscriptMessage {
 pub struct PortalUser {
     pub id: UserId,
     pub tenant_id: TenantId,
-    /// Lower-case; unique across tenants (a login names no tenant).
+    /// Lower-case; unique within the tenant (the same address may have a login in
+    /// several tenants).
     pub email: String,
     /// Argon2id, PHC string format. Never the password.
     pub password_hash: String,
@@ -198,6 +199,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn get_tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     async fn update_tenant_settings(&self, id: &TenantId, settings: &TenantSettings) -> StoreResult<()>;
+    /// Sets the tenant's subscription status (`active`, `past_due`, `canceled`).
+    async fn set_tenant_status(&self, id: &TenantId, status: &str) -> StoreResult<()>;
     async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<()>;
     async fn deployment_by_key(&self, key: &str) -> StoreResult<Option<Deployment>>;
     async fn list_deployments(&self, tenant: &TenantId) -> StoreResult<Vec<Deployment>>;
@@ -212,11 +215,14 @@ pub trait Store: Send + Sync + 'static {
     async fn tenant_by_api_key(&self, key_hash: &str) -> StoreResult<Option<TenantId>>;
 
     // --- portal users ---------------------------------------------------------------
-    /// A second user with the same email is a `Conflict`.
+    /// A second user with the same email in the same tenant is a `Conflict`; the same
+    /// email in another tenant is another user.
     async fn create_user(&self, user: &PortalUser) -> StoreResult<()>;
-    /// The user with this (lower-case) email. Not scoped by tenant: a login is how
-    /// the tenant is found.
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<PortalUser>>;
+    /// The users with this (lower-case) email, in every tenant, oldest first, at most
+    /// `limit`. Not scoped by tenant: a login is how the tenant is found.
+    async fn users_by_email(&self, email: &str, limit: u32) -> StoreResult<Vec<PortalUser>>;
+    /// The tenant's user with this (lower-case) email.
+    async fn tenant_user_by_email(&self, tenant: &TenantId, email: &str) -> StoreResult<Option<PortalUser>>;
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<PortalUser>>;
 
     // --- background jobs -----------------------------------------------------------

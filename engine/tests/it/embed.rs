@@ -138,70 +138,116 @@ pub(crate) struct FakeServer {
 }
 
 pub(crate) async fn fake_server(script: Vec<Reply>) -> FakeServer {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    serve_fake(script, None).await
+}
+
+/// The fake over HTTPS, with a certificate for `127.0.0.1` and `localhost` signed by a
+/// CA made for the test; the CA's PEM is returned (for `extra_ca_pem`).
+pub(crate) async fn fake_tls_server(script: Vec<Reply>) -> (FakeServer, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use tokio_rustls::rustls;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Aisle test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    let server = serve_fake(script, Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))).await;
+    (server, ca.pem())
+}
+
+async fn serve_fake(script: Vec<Reply>, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{}/v1", listener.local_addr().unwrap());
     let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = requests.clone();
     let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(script)));
     tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (seen, script) = (seen.clone(), script.clone());
+        while let Ok((socket, _)) = listener.accept().await {
+            let (seen, script, tls) = (seen.clone(), script.clone(), tls.clone());
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let body = loop {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
+                match tls {
+                    None => answer(socket, seen, script).await,
+                    // A client that does not trust the certificate aborts the handshake.
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(socket).await {
+                            answer(stream, seen, script).await;
+                        }
                     }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + len {
-                        assert!(head.starts_with("post /v1/embeddings "), "unexpected request: {head}");
-                        assert!(head.contains("authorization: bearer test-key"), "missing key: {head}");
-                        break buf[end + 4..end + 4 + len].to_vec();
-                    }
-                };
-                let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                assert_eq!(request["model"], "fake-embed");
-                let inputs: Vec<String> =
-                    request["input"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-                seen.lock().unwrap().push(inputs.clone());
-                let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Good);
-                let (status, extra, body) = match reply {
-                    Reply::Good => {
-                        let data: Vec<serde_json::Value> = inputs
-                            .iter()
-                            .enumerate()
-                            .rev()
-                            .map(|(i, t)| serde_json::json!({"object": "embedding", "index": i, "embedding": fake_vector(t)}))
-                            .collect();
-                        ("200 OK", "", serde_json::json!({"object": "list", "data": data, "model": "fake-embed"}).to_string())
-                    }
-                    Reply::RateLimited => (
-                        "429 Too Many Requests",
-                        "retry-after: 0\r\n",
-                        r#"{"error":{"message":"Rate limit reached","type":"requests"}}"#.to_string(),
-                    ),
-                    Reply::ServerError => ("500 Internal Server Error", "", r#"{"error":{"message":"boom"}}"#.to_string()),
-                    Reply::Malformed => ("200 OK", "", r#"{"data": [{"index": 0, "embedding": [1.0, "#.to_string()),
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
+                }
             });
         }
     });
     FakeServer { base_url, requests }
+}
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>;
+type Script = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Reply>>>;
+
+/// One request on one connection, answered by the script.
+async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut socket: S, seen: Seen, script: Script) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let body = loop {
+        let n = socket.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + len {
+            assert!(head.starts_with("post /v1/embeddings "), "unexpected request: {head}");
+            assert!(head.contains("authorization: bearer test-key"), "missing key: {head}");
+            break buf[end + 4..end + 4 + len].to_vec();
+        }
+    };
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(request["model"], "fake-embed");
+    let inputs: Vec<String> = request["input"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    seen.lock().unwrap().push(inputs.clone());
+    let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Good);
+    let (status, extra, body) = match reply {
+        Reply::Good => {
+            let data: Vec<serde_json::Value> = inputs
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, t)| serde_json::json!({"object": "embedding", "index": i, "embedding": fake_vector(t)}))
+                .collect();
+            ("200 OK", "", serde_json::json!({"object": "list", "data": data, "model": "fake-embed"}).to_string())
+        }
+        Reply::RateLimited => (
+            "429 Too Many Requests",
+            "retry-after: 0\r\n",
+            r#"{"error":{"message":"Rate limit reached","type":"requests"}}"#.to_string(),
+        ),
+        Reply::ServerError => ("500 Internal Server Error", "", r#"{"error":{"message":"boom"}}"#.to_string()),
+        Reply::Malformed => ("200 OK", "", r#"{"data": [{"index": 0, "embedding": [1.0, "#.to_string()),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
+    let _ = socket.shutdown().await;
 }
 
 fn fake_vector(text: &str) -> Vec<f32> {
@@ -276,4 +322,38 @@ async fn openai_adapter_gives_a_clear_retryable_error_when_failures_persist() {
     let dead = OpenAiEmbedder::with_dim(openai_config("http://127.0.0.1:9", 2), 4).unwrap();
     let err = dead.embed(&strings(&["hoodie"])).await.unwrap_err();
     assert!(matches!(err, EmbedError::Transport(_)), "{err:?}");
+}
+
+/// HTTPS: the adapter reaches an endpoint whose certificate a private CA signed once
+/// that CA is trusted (`AISLE_EXTRA_CA_FILE`, here through `with_extra_ca_file`), and
+/// gets real vectors; without it the failure names the URL and the certificate.
+#[tokio::test]
+async fn openai_adapter_speaks_https_and_trusts_an_extra_ca() {
+    let (server, ca_pem) = fake_tls_server(vec![]).await;
+    assert!(server.base_url.starts_with("https://127.0.0.1:"), "{}", server.base_url);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let config = openai_config(&server.base_url, 2).with_extra_ca_file(&ca_file).unwrap();
+    let model = OpenAiEmbedder::connect(config).await.unwrap();
+    assert_eq!(model.dim(), 4);
+    let texts = strings(&["hoodie", "yoga mat", "water bottle"]);
+    assert_eq!(model.embed(&texts).await.unwrap(), texts.iter().map(|t| expected(t)).collect::<Vec<_>>());
+    assert_eq!(server.requests.lock().unwrap().len(), 2, "the probe, then the batch, over TLS");
+
+    // The same endpoint without its CA: a transport error naming the URL and why.
+    let untrusted = OpenAiEmbedder::connect(openai_config(&server.base_url, 1)).await.err().expect("an unknown CA is refused");
+    let message = untrusted.to_string();
+    assert!(matches!(untrusted, EmbedError::Transport(_)), "{untrusted:?}");
+    assert!(message.contains(&format!("{}/embeddings", server.base_url)), "names the URL: {message}");
+    assert!(message.to_lowercase().contains("certificate"), "says why: {message}");
+    assert_eq!(server.requests.lock().unwrap().len(), 2, "no request got through the failed handshake");
+
+    // A CA file that holds no certificate is refused when the client is built.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let err = OpenAiEmbedder::with_dim(openai_config(&server.base_url, 1).with_extra_ca_file(&junk).unwrap(), 4).err().unwrap();
+    assert!(err.to_string().contains("AISLE_EXTRA_CA_FILE"), "{err}");
+    let missing = openai_config(&server.base_url, 1).with_extra_ca_file(&dir.path().join("missing.pem")).err().unwrap();
+    assert!(missing.to_string().contains("missing.pem"), "{missing}");
 }

@@ -12,7 +12,8 @@ use crate::support::{now_ms, seed_conversation, seed_tenant};
 
 store_tests!(
     api_keys_find_their_tenant_by_hash,
-    portal_users_are_unique_by_email_and_scoped_by_tenant,
+    portal_users_are_unique_by_email_within_their_tenant,
+    a_tenants_status_is_set,
     jobs_round_trip_and_stay_with_their_tenant,
     shopper_messages_are_counted_per_tenant_since_a_time,
     unfinished_jobs_are_failed_at_start_up,
@@ -32,7 +33,7 @@ async fn api_keys_find_their_tenant_by_hash(store: Arc<dyn Store>) {
     assert!(store.create_api_key(&ghost, "hash-of-ghost", "sk_gggg").await.is_err(), "a key needs its tenant");
 }
 
-async fn portal_users_are_unique_by_email_and_scoped_by_tenant(store: Arc<dyn Store>) {
+async fn portal_users_are_unique_by_email_within_their_tenant(store: Arc<dyn Store>) {
     use engine::domain::UserId;
     use engine::ports::store::PortalUser;
     let a = seed_tenant(store.as_ref(), "A").await;
@@ -46,12 +47,38 @@ async fn portal_users_are_unique_by_email_and_scoped_by_tenant(store: Arc<dyn St
         created_at: now_ms(),
     };
     store.create_user(&user).await.unwrap();
-    assert_eq!(store.user_by_email("ann@shop.example").await.unwrap().as_ref(), Some(&user));
-    assert_eq!(store.user_by_email("bob@shop.example").await.unwrap(), None);
+    assert_eq!(store.users_by_email("ann@shop.example", 8).await.unwrap(), vec![user.clone()]);
+    assert_eq!(store.users_by_email("bob@shop.example", 8).await.unwrap(), vec![]);
+    assert_eq!(store.tenant_user_by_email(&a, "ann@shop.example").await.unwrap().as_ref(), Some(&user));
+    assert_eq!(store.tenant_user_by_email(&b, "ann@shop.example").await.unwrap(), None, "not a user of B");
     assert_eq!(store.get_user(&a, &user.id).await.unwrap().as_ref(), Some(&user));
     assert_eq!(store.get_user(&b, &user.id).await.unwrap(), None, "another tenant's user is not found");
-    let twin = PortalUser { id: UserId::generate(), tenant_id: b.clone(), ..user.clone() };
-    assert!(matches!(store.create_user(&twin).await, Err(StoreError::Conflict(_))), "an email has one login");
+
+    // The same address in another tenant is another user; in the same tenant, a conflict.
+    let twin = PortalUser {
+        id: UserId::generate(),
+        tenant_id: b.clone(),
+        created_at: user.created_at + chrono::Duration::milliseconds(5),
+        ..user.clone()
+    };
+    store.create_user(&twin).await.unwrap();
+    let again = PortalUser { id: UserId::generate(), ..user.clone() };
+    assert!(matches!(store.create_user(&again).await, Err(StoreError::Conflict(_))), "an email has one login per tenant");
+    assert_eq!(store.users_by_email("ann@shop.example", 8).await.unwrap(), vec![user.clone(), twin.clone()], "oldest first");
+    assert_eq!(store.users_by_email("ann@shop.example", 1).await.unwrap(), vec![user.clone()], "at most the limit");
+    assert_eq!(store.tenant_user_by_email(&b, "ann@shop.example").await.unwrap().as_ref(), Some(&twin));
+    assert_eq!(store.get_user(&a, &twin.id).await.unwrap(), None);
+}
+
+async fn a_tenants_status_is_set(store: Arc<dyn Store>) {
+    let a = seed_tenant(store.as_ref(), "A").await;
+    let b = seed_tenant(store.as_ref(), "B").await;
+    store.set_tenant_status(&a, "canceled").await.unwrap();
+    assert_eq!(store.get_tenant(&a).await.unwrap().unwrap().status, "canceled");
+    assert_eq!(store.get_tenant(&b).await.unwrap().unwrap().status, "active", "another tenant is unchanged");
+    store.set_tenant_status(&a, "active").await.unwrap();
+    assert_eq!(store.get_tenant(&a).await.unwrap().unwrap().status, "active");
+    assert!(matches!(store.set_tenant_status(&TenantId::generate(), "canceled").await, Err(StoreError::NotFound)));
 }
 
 async fn jobs_round_trip_and_stay_with_their_tenant(store: Arc<dyn Store>) {

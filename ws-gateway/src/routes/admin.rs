@@ -65,7 +65,7 @@ async fn import(
     }
     let mut csv = Vec::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("cannot read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| crate::request_guard::body_error(&e))?;
         if csv.len() + chunk.len() > MAX_IMPORT_BYTES {
             return Err(too_large());
         }

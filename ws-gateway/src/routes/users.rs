@@ -1,6 +1,10 @@
 //! Portal staff (contract §2): `POST /v1/admin/users` adds a user to the caller's
 //! tenant (an API key or an owner only); `POST /v1/auth/login` trades an email and
 //! password for a login token usable as the Bearer of every `/v1/admin/*` call.
+//! An email is unique within a tenant only: adding an address that has a login in
+//! another tenant just creates the user (the answer says nothing of other tenants),
+//! and a login checks the password against every tenant's user with that email
+//! (`tenant_id` picks one when several match).
 //! Logins are rate limited per (email, client address), so a password cannot be
 //! guessed at speed, and per client address, so one client cannot try many emails at
 //! speed. Not per email alone: then five wrong passwords from anywhere would lock the
@@ -9,6 +13,7 @@
 //! is not trusted, as anyone can write it). The limiters are in `crate::limits`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use engine::domain::TenantId;
 use engine::events::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -56,6 +61,10 @@ async fn create_user(state: web::Data<AppState>, who: AdminTenant, body: web::Js
 struct Credentials {
     email: String,
     password: String,
+    /// Picks the tenant when the email and password open several (an email is
+    /// unique per tenant only).
+    #[serde(default)]
+    tenant_id: Option<String>,
 }
 
 async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
@@ -73,7 +82,11 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Cre
             wait,
         ));
     }
-    match state.tenants.login(&body.email, &body.password).await {
+    let tenant = match body.tenant_id.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(TenantId::parse(t).map_err(|_| ApiError::new(ErrorCode::BadRequest, format!("tenant_id {t:?} is not a tenant id")))?),
+    };
+    match state.tenants.login(&body.email, &body.password, tenant.as_ref()).await {
         Ok(user) => {
             let token = state.session_keys.issue_admin(&AdminLogin { user: user.id, tenant: user.tenant_id, role: user.role });
             Ok(HttpResponse::Ok().json(json!({"token": token, "expires_in": ADMIN_TOKEN_TTL_SECS})))

@@ -173,10 +173,25 @@ async fn open(state: &AppState, hello: &Hello, origin: Option<&str>) -> Result<O
         return Err((ErrorCode::Forbidden, "this origin may not use this deployment".into(), close::FORBIDDEN));
     }
     let tenant = deployment.tenant_id.clone();
+    // A canceled subscription closes the shop's assistant, for new and resumed
+    // conversations alike (contract extension: `forbidden`, close 4403).
+    match state.tenants.ensure_serving(&tenant).await {
+        Ok(()) => {}
+        Err(tenants::TenantError::Canceled) => {
+            return Err((ErrorCode::Forbidden, crate::error::CANCELED_MESSAGE.into(), close::FORBIDDEN));
+        }
+        Err(tenants::TenantError::Unauthorized) => return Err(unauthorized("unknown or revoked deployment key")),
+        Err(e) => {
+            tracing::error!(error = %e, "tenant lookup failed");
+            return Err((ErrorCode::Unavailable, "try again later".into(), close::TRY_AGAIN_LATER));
+        }
+    }
     let conversation = match &hello.session_token {
         Some(token) => {
             let s = state.session_keys.verify(token).ok_or_else(|| unauthorized("invalid or expired session token"))?;
-            if s.tenant != tenant {
+            // A token resumes only on the deployment it was issued for: another shop's,
+            // or another deployment (site) of the same shop, is refused alike.
+            if s.tenant != tenant || s.deployment != deployment.id {
                 return Err(unauthorized("invalid or expired session token"));
             }
             match state.store.get_conversation(&tenant, &s.conversation).await {

@@ -2,6 +2,7 @@
 //! PostgreSQL where marked), driven over real WebSockets. One binary for link time.
 
 mod admin;
+mod auth;
 mod binary;
 mod browser;
 mod chat;

@@ -4,7 +4,7 @@
 //!
 //! Architecture invariant: as in `queries.rs`, every statement on a tenant's rows has
 //! `tenant_id = $n`; the two lookups that find a tenant in the first place (an API
-//! key's hash, a login's email) are the only ones that do not.
+//! key's hash, a login's email: `select_users_by_email`) are the only ones that do not.
 
 macro_rules! impl_admin_queries {
     ($store:ty) => {
@@ -45,8 +45,25 @@ macro_rules! impl_admin_queries {
                 Ok(())
             }
 
-            pub(super) async fn select_user_by_email(&self, email: &str) -> StoreResult<Option<PortalUser>> {
-                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
+            /// Every tenant's user with this email (an email is unique per tenant only),
+            /// oldest first; the login checks the password against each.
+            pub(super) async fn select_users_by_email(&self, email: &str, limit: u32) -> StoreResult<Vec<PortalUser>> {
+                sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at, id LIMIT $2"
+                ))
+                .bind(email)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(UserRow::into_domain)
+                .collect()
+            }
+
+            pub(super) async fn select_tenant_user_by_email(&self, tenant: &TenantId, email: &str) -> StoreResult<Option<PortalUser>> {
+                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2"))
+                    .bind(tenant.as_str())
                     .bind(email)
                     .fetch_optional(&self.pool)
                     .await

@@ -124,6 +124,16 @@ macro_rules! impl_store {
                 found(done.rows_affected())
             }
 
+            async fn set_tenant_status(&self, id: &TenantId, status: &str) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE tenants SET status = $2 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(status)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db_err)?;
+                found(done.rows_affected())
+            }
+
             async fn create_deployment(&self, d: &Deployment) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO deployments (id, tenant_id, name, deployment_key, allowed_origins, revoked, created_at) \
@@ -195,8 +205,12 @@ macro_rules! impl_store {
                 self.insert_user(user).await
             }
 
-            async fn user_by_email(&self, email: &str) -> StoreResult<Option<PortalUser>> {
-                self.select_user_by_email(email).await
+            async fn users_by_email(&self, email: &str, limit: u32) -> StoreResult<Vec<PortalUser>> {
+                self.select_users_by_email(email, limit).await
+            }
+
+            async fn tenant_user_by_email(&self, tenant: &TenantId, email: &str) -> StoreResult<Option<PortalUser>> {
+                self.select_tenant_user_by_email(tenant, email).await
             }
 
             async fn get_user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<PortalUser>> {
