@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use engine::carts::{CartFailure, CartOp, CartOutcome, CartService};
+use engine::carts::{CartFailure, CartOp, CartOutcome, CartService, cart_after};
 use engine::domain::{Cart, CommandId, ConversationId, Currency, TenantId};
 use crate::conversation::ConvMsg;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -64,8 +64,8 @@ impl Actor for CartActor {
                 // No command record in the cart write: the conversation forwards a command
                 // only after its ack is durable, and never forwards an acked id again.
                 let result = a.service.apply(&a.tenant, &a.conversation, &state.cart, &op, None).await;
-                if let Ok(outcome) = &result {
-                    state.cart = outcome.cart().clone();
+                if let Some(cart) = cart_after(&result) {
+                    state.cart = cart.clone();
                 }
                 let _ = notify.send_message(ConvMsg::CartDone { command, result: result.clone() });
                 if let Some(reply) = reply {

@@ -264,17 +264,21 @@ impl Actor for ConversationActor {
                 state.emit(Event::Error { code, message, id }, None);
             }
             ConvMsg::CartDone { command, result } => match result {
-                Ok(CartOutcome::Cart(cart)) => {
-                    state.emit(Event::Cart { cart: CartView::from(&cart) }, None);
+                Ok(CartOutcome::Cart { cart, notices }) => {
+                    state.emit(Event::Cart { cart: CartView::from(&cart), notices }, None);
                 }
                 Ok(CartOutcome::Placed { order, cart }) => {
                     state.emit(
                         Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
                         None,
                     );
-                    state.emit(Event::Cart { cart: CartView::from(&cart) }, None);
+                    state.emit(Event::Cart { cart: CartView::from(&cart), notices: Vec::new() }, None);
                 }
                 Err(f) => {
+                    // A checkout refused because prices or stock moved: the updated cart first.
+                    if let Some(cart) = &f.cart {
+                        state.emit(Event::Cart { cart: CartView::from(cart), notices: f.notices.clone() }, None);
+                    }
                     // A turn's failed tool call is explained in the reply, not as an error.
                     if let Some(id) = command {
                         state.emit(Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) }, None);

@@ -7,4 +7,5 @@ mod browser;
 mod chat;
 mod helpers;
 mod resilience;
+mod stock;
 mod ws_contract;
