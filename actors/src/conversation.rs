@@ -275,13 +275,13 @@ impl Actor for ConversationActor {
                     state.emit(Event::Cart { cart: CartView::from(&cart), notices: Vec::new() }, None);
                 }
                 Err(f) => {
-                    // A checkout refused because prices or stock moved: the updated cart first.
-                    if let Some(cart) = &f.cart {
-                        state.emit(Event::Cart { cart: CartView::from(cart), notices: f.notices.clone() }, None);
-                    }
                     // A turn's failed tool call is explained in the reply, not as an error.
                     if let Some(id) = command {
                         state.emit(Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) }, None);
+                    }
+                    // A checkout refused because prices or stock moved: then the updated cart.
+                    if let Some(cart) = f.cart {
+                        state.emit(Event::Cart { cart: CartView::from(&cart), notices: f.notices }, None);
                     }
                 }
             },

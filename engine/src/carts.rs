@@ -69,7 +69,7 @@ pub struct CartFailure {
     pub product_id: Option<ProductId>,
     pub options: Vec<(String, Vec<String>)>,
     /// A checkout refused because prices or stock moved since the shopper last saw the
-    /// cart: the cart brought up to date (saved), to be shown with `notices` before the
+    /// cart: the cart brought up to date (saved), to be shown with `notices` after the
     /// error. `None` otherwise.
     pub cart: Option<Cart>,
     pub notices: Vec<CartNotice>,

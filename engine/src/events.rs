@@ -19,7 +19,7 @@ pub enum ErrorCode {
     OutOfStock,
     /// A contract extension: a checkout found a price that changed since the shopper
     /// last saw the cart; nothing was charged, and a `cart` event with the new prices
-    /// (and `notices`) came first.
+    /// (and `notices`) follows.
     PriceChanged,
     VariantRequired,
     EmptyCart,

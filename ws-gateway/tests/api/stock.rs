@@ -111,11 +111,12 @@ async fn two_shoppers(db: Db) {
     let cheaper = price - 100;
     admin_import(&app, &key, bottle_row(&format!("{}.{:02}", cheaper / 100, cheaper % 100), 10)).await;
     two.send(json!({"type":"checkout","id":"t7"})).await;
-    let frames = two.recv_until(|f| f["type"] == "error" || f["type"] == "order").await;
-    assert!(of_type(&frames, "order").is_empty(), "{frames:?}");
+    let frames = outcome(&mut two).await;
     let err = frames.last().unwrap();
-    assert_eq!((err["code"].as_str(), err["id"].as_str()), (Some("price_changed"), Some("t7")), "{frames:?}");
-    let cart = of_type(&frames, "cart").pop().expect("the updated cart comes before the error");
+    assert_eq!((err["type"].as_str(), err["code"].as_str(), err["id"].as_str()), (Some("error"), Some("price_changed"), Some("t7")), "{frames:?}");
+    // The refusal comes first (as for any refused command), then the updated cart.
+    let cart = two.recv().await;
+    assert_eq!(cart["type"], "cart", "{cart}");
     assert_eq!(cart["notices"][0]["new_unit_price_minor"], cheaper, "{cart}");
     assert_eq!(cart["cart"]["subtotal_minor"], cheaper);
     // Seen now: the next checkout charges it.
