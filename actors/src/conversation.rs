@@ -471,19 +471,23 @@ impl Actor for ConversationActor {
 /// shopper's refused command (a turn explains its failed tool call in the reply).
 fn emit_outcome(myself: &ActorRef<ConvMsg>, state: &mut ConvState, command: Option<CommandId>, result: Result<CartOutcome, CartFailure>) {
     match result {
-        Ok(CartOutcome::Cart(cart)) => {
-            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart) });
+        Ok(CartOutcome::Cart { cart, notices }) => {
+            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart), notices });
         }
         Ok(CartOutcome::Placed { order, cart }) => {
             state.must_emit(
                 myself,
                 Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
             );
-            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart) });
+            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart), notices: Vec::new() });
         }
         Err(f) => {
             if let Some(id) = command {
                 state.must_emit(myself, Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) });
+            }
+            // A checkout refused because prices or stock moved: then the updated cart.
+            if let Some(cart) = f.cart {
+                state.must_emit(myself, Event::Cart { cart: CartView::from(&cart), notices: f.notices });
             }
         }
     }

@@ -278,7 +278,7 @@ impl EventLog {
             }
         }
         for ((event, _, _), stored) in batch.into_iter().zip(stored) {
-            if let Event::Cart { cart } = &event.event {
+            if let Event::Cart { cart, .. } = &event.event {
                 self.cart = cart.clone();
             }
             self.last_seq = event.seq;

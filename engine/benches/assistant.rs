@@ -111,7 +111,7 @@ impl TurnEffects for Effects {
         let mut cart = self.cart.lock().unwrap();
         let product = |id| self.catalog.product(id).cloned().ok_or_else(|| CartFailure::new(ErrorCode::NotFound, "no such product"));
         let next = match &op {
-            CartOp::Get => return Ok(CartOutcome::Cart(cart.clone())),
+            CartOp::Get => return Ok(CartOutcome::from(cart.clone())),
             CartOp::Add { product_id, variant_id, quantity } => {
                 let q = Quantity::parse(*quantity).map_err(CartFailure::from)?;
                 let p = product(product_id)?;
@@ -142,7 +142,7 @@ impl TurnEffects for Effects {
             }
         };
         *cart = next;
-        Ok(CartOutcome::Cart(cart.clone()))
+        Ok(CartOutcome::from(cart.clone()))
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::CartNotice;
 use crate::views::{CartView, ProductView};
 
 /// The contract's error codes (§1). Each has one HTTP status and one meaning.
@@ -16,6 +17,10 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     OutOfStock,
+    /// A contract extension: a checkout found a price that changed since the shopper
+    /// last saw the cart; nothing was charged, and a `cart` event with the new prices
+    /// (and `notices`) follows.
+    PriceChanged,
     VariantRequired,
     EmptyCart,
     RateLimited,
@@ -35,6 +40,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::PriceChanged => "price_changed",
             ErrorCode::VariantRequired => "variant_required",
             ErrorCode::EmptyCart => "empty_cart",
             ErrorCode::RateLimited => "rate_limited",
@@ -61,8 +67,15 @@ pub enum Event {
     AssistantEnd { turn: u64, text: String },
     #[serde(rename = "products")]
     Products { turn: u64, items: Vec<ProductView> },
+    /// `notices` (a contract extension) says what changed in the cart's lines because
+    /// the shop's prices or stock changed since the shopper last saw it; empty when
+    /// nothing did. Sent once, with the cart that first shows the change.
     #[serde(rename = "cart")]
-    Cart { cart: CartView },
+    Cart {
+        cart: CartView,
+        #[serde(default)]
+        notices: Vec<CartNotice>,
+    },
     #[serde(rename = "order")]
     Order { order_id: String, total_minor: i64, currency: String, payment_url: Option<String> },
     #[serde(rename = "error")]
@@ -120,5 +133,37 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v, serde_json::json!({"type":"error","code":"variant_required","message":"m","id":null,"seq":8}));
+        let e = SeqEvent { seq: 9, event: Event::Error { code: ErrorCode::PriceChanged, message: "m".into(), id: None } };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["code"], "price_changed");
+    }
+
+    #[test]
+    fn cart_notices_serialise_flat_with_a_code() {
+        use crate::domain::{Cart, Currency, ProductId, Sku, VariantId};
+        let notice = CartNotice::PriceChanged {
+            product_id: ProductId::parse("p1").unwrap(),
+            variant_id: VariantId::parse("v1").unwrap(),
+            sku: Sku::parse("TEE-M").unwrap(),
+            title: "Tee".into(),
+            old_unit_price_minor: 1500,
+            new_unit_price_minor: 1800,
+        };
+        let e = SeqEvent {
+            seq: 3,
+            event: Event::Cart { cart: CartView::from(&Cart::empty(Currency::USD)), notices: vec![notice] },
+        };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(
+            v["notices"],
+            serde_json::json!([{"code":"price_changed","product_id":"p1","variant_id":"v1","sku":"TEE-M","title":"Tee",
+                "old_unit_price_minor":1500,"new_unit_price_minor":1800}])
+        );
+        // A stored cart event from before notices existed still reads.
+        let old: SeqEvent = serde_json::from_str(
+            r#"{"type":"cart","seq":1,"cart":{"version":0,"currency":"USD","subtotal_minor":0,"items":[]}}"#,
+        )
+        .unwrap();
+        assert!(matches!(old.event, Event::Cart { notices, .. } if notices.is_empty()));
     }
 }

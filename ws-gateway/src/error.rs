@@ -13,7 +13,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::OutOfStock | ErrorCode::EmptyCart => StatusCode::CONFLICT,
+        ErrorCode::OutOfStock | ErrorCode::EmptyCart | ErrorCode::PriceChanged => StatusCode::CONFLICT,
         ErrorCode::VariantRequired => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -93,6 +93,9 @@ impl From<engine::ports::store::StoreError> for ApiError {
             S::NotFound => ApiError::not_found(),
             S::Conflict(m) => ApiError::new(ErrorCode::BadRequest, m),
             S::OutOfStock { sku, available } => ApiError::new(ErrorCode::OutOfStock, format!("only {available} of {sku} in stock")),
+            S::PriceChanged { sku, price_minor } => {
+                ApiError::new(ErrorCode::PriceChanged, format!("the price of {sku} changed to {price_minor}"))
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::new(ErrorCode::Unavailable, "the store is unavailable")

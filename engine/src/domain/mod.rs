@@ -8,7 +8,7 @@ mod order;
 mod product;
 mod quantity;
 
-pub use cart::{Cart, CartLine, options_label};
+pub use cart::{Cart, CartLine, CartNotice, VariantState, options_label};
 pub use ids::{
     CommandId, ConversationId, DeploymentId, JobId, MAX_ID_LEN, OrderId, ProductId, Sku, TenantId, UserId, VariantId,
 };

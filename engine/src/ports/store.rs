@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Cart, CommandId, ConversationId, Currency, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku,
-    TenantId, UserId,
+    TenantId, UserId, VariantId, VariantState,
 };
 use crate::ports::jobs::JobRecord;
 
@@ -28,6 +28,10 @@ pub enum StoreError {
     /// A checkout found a variant with less stock than the cart holds.
     #[error("only {available} of {sku} in stock")]
     OutOfStock { sku: String, available: i64 },
+    /// A checkout found a variant whose price is no longer the one in the cart (it
+    /// changed after the cart was last validated): nothing was charged.
+    #[error("the price of {sku} changed to {price_minor}")]
+    PriceChanged { sku: String, price_minor: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -252,6 +256,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_product(&self, tenant: &TenantId, id: &ProductId) -> StoreResult<()>;
     /// Increases on every catalog change; caches compare it to know they are stale.
     async fn catalog_version(&self, tenant: &TenantId) -> StoreResult<i64>;
+    /// The current price and stock of these variants of `tenant`, in one read (cart
+    /// commands validate against it, not against a catalog snapshot). A variant the
+    /// tenant does not have (deleted, unknown, another tenant's) is absent; the order
+    /// of the result is unspecified.
+    async fn variant_states(&self, tenant: &TenantId, ids: &[VariantId]) -> StoreResult<Vec<VariantState>>;
 
     // --- conversations and their event log ----------------------------------------
     async fn create_conversation(&self, record: &ConversationRecord) -> StoreResult<()>;
@@ -304,8 +313,10 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
     /// Places an order from `cart`: in one transaction, decrements every line's stock
-    /// (failing with `OutOfStock` and changing nothing if any would go below zero),
-    /// inserts the order and its lines, and saves the emptied cart.
+    /// (failing with `OutOfStock` and changing nothing if any would go below zero, and
+    /// with `PriceChanged` if a line's `unit_price_minor` is no longer the variant's
+    /// price, so an order never charges a price the shopper was not shown), inserts
+    /// the order and its lines, and saves the emptied cart.
     async fn place_order(&self, order: &Order, emptied_cart: &Cart, command: Option<&CommandId>) -> StoreResult<()>;
     async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>>;
     async fn list_orders(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<Order>>;

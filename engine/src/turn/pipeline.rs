@@ -232,7 +232,7 @@ async fn show(turn: u64, effects: &dyn TurnEffects, dialogue: &mut DialogueState
 
 async fn cart_call(effects: &dyn TurnEffects, cart: &mut Cart, op: CartOp) -> ToolResult {
     match effects.cart(op).await {
-        Ok(CartOutcome::Cart(c)) => {
+        Ok(CartOutcome::Cart { cart: c, .. }) => {
             *cart = c.clone();
             ToolResult::Cart { cart: CartView::from(&c) }
         }
@@ -240,11 +240,17 @@ async fn cart_call(effects: &dyn TurnEffects, cart: &mut Cart, op: CartOp) -> To
             *cart = c;
             ToolResult::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string() }
         }
-        Err(f) => ToolResult::Error {
-            code: f.code,
-            message: f.message,
-            product_id: f.product_id.map(|p| p.to_string()),
-            options: f.options,
-        },
+        Err(f) => {
+            if let Some(c) = f.cart {
+                // A checkout refused because prices or stock moved: the cart was updated.
+                *cart = c;
+            }
+            ToolResult::Error {
+                code: f.code,
+                message: f.message,
+                product_id: f.product_id.map(|p| p.to_string()),
+                options: f.options,
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The engine's integration tests, in one binary to keep link time down.
 
 mod cart_props;
+mod cart_stock;
 mod dialogues;
 mod embed;
 mod import;

@@ -215,7 +215,7 @@ impl engine::turn::TurnEffects for Events {
     }
 
     async fn cart(&self, _op: engine::carts::CartOp) -> Result<engine::carts::CartOutcome, engine::carts::CartFailure> {
-        Ok(engine::carts::CartOutcome::Cart(self.1.clone()))
+        Ok(engine::carts::CartOutcome::from(self.1.clone()))
     }
 }
 

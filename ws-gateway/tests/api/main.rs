@@ -11,4 +11,5 @@ mod helpers;
 mod limits;
 mod resilience;
 mod slow_and_deep;
+mod stock;
 mod ws_contract;

@@ -31,7 +31,7 @@ use sqlx::{Connection, Sqlite};
 
 use crate::domain::{
     Cart, CartLine, CommandId, ConversationId, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku,
-    TenantId, UserId, Variant, VariantId,
+    TenantId, UserId, Variant, VariantId, VariantState,
 };
 use crate::ports::jobs::JobRecord;
 use crate::ports::store::{
@@ -41,7 +41,7 @@ use crate::ports::store::{
 use admin_queries::impl_admin_queries;
 use cart_queries::{CART_CHUNK, impl_cart_groups, put_cart};
 use event_groups::{group_events_sql, impl_event_groups};
-use queries::{EVENT_CHUNK, impl_store};
+use queries::{EVENT_CHUNK, VARIANT_STATE_CHUNK, impl_store};
 use rows::{
     CartRow, ConversationRow, DeploymentRow, EventRow, JOB_COLUMNS, JobRow, MessageRow, USER_COLUMNS, UserRow, OrderLineJoinRow, PRODUCT_COLUMNS,
     ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,

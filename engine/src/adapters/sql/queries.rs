@@ -19,6 +19,9 @@
 /// engines' parameter limits).
 pub(super) const EVENT_CHUNK: usize = 64;
 
+/// Variant ids asked for by one `variant_states` statement at most.
+pub(super) const VARIANT_STATE_CHUNK: usize = 500;
+
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, backend: $backend:literal, begin_write: $begin:literal) => {
@@ -684,6 +687,29 @@ macro_rules! impl_store {
                 .collect()
             }
 
+            async fn variant_states(&self, tenant: &TenantId, ids: &[VariantId]) -> StoreResult<Vec<VariantState>> {
+                let mut ids: Vec<&str> = ids.iter().map(VariantId::as_str).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut states = Vec::with_capacity(ids.len());
+                // A cart has few lines; the chunks only bound the parameter count.
+                for chunk in ids.chunks(VARIANT_STATE_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, price_minor, stock FROM variants WHERE tenant_id = $1 AND id IN ({})",
+                        (2..chunk.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                    );
+                    let mut q = sqlx::query_as::<_, (String, i64, i64)>(&sql).bind(tenant.as_str());
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for (id, price_minor, stock) in q.fetch_all(&self.pool).await.map_err(db_err)? {
+                        let variant_id = VariantId::parse(id).map_err(|e| corrupt("variant id", e))?;
+                        states.push(VariantState { variant_id, price_minor, stock });
+                    }
+                }
+                Ok(states)
+            }
+
             // --- carts and orders -------------------------------------------------------
 
             async fn load_cart(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Option<Cart>> {
@@ -747,27 +773,33 @@ macro_rules! impl_store {
                 let mut lines: Vec<&CartLine> = order.lines.iter().collect();
                 lines.sort_by(|a, b| a.variant_id.cmp(&b.variant_id));
                 for line in lines {
+                    // The price guard: a price changed since the cart was validated fails
+                    // the order rather than charging what the shopper was not shown.
                     let done = sqlx::query(
-                        "UPDATE variants SET stock = stock - $1 WHERE tenant_id = $2 AND id = $3 AND stock >= $1",
+                        "UPDATE variants SET stock = stock - $1 \
+                         WHERE tenant_id = $2 AND id = $3 AND stock >= $1 AND price_minor = $4",
                     )
                     .bind(i64::from(line.quantity))
                     .bind(tenant.as_str())
                     .bind(line.variant_id.as_str())
+                    .bind(line.unit_price_minor)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
                     if done.rows_affected() == 0 {
-                        let available: Option<i64> =
-                            sqlx::query_scalar("SELECT stock FROM variants WHERE tenant_id = $1 AND id = $2")
+                        let now: Option<(i64, i64)> =
+                            sqlx::query_as("SELECT stock, price_minor FROM variants WHERE tenant_id = $1 AND id = $2")
                                 .bind(tenant.as_str())
                                 .bind(line.variant_id.as_str())
                                 .fetch_optional(&mut *tx)
                                 .await
                                 .map_err(db_err)?;
                         tx.rollback().await.map_err(db_err)?;
-                        return Err(StoreError::OutOfStock {
-                            sku: line.sku.to_string(),
-                            available: available.unwrap_or(0),
+                        return Err(match now {
+                            Some((_, price_minor)) if price_minor != line.unit_price_minor => {
+                                StoreError::PriceChanged { sku: line.sku.to_string(), price_minor }
+                            }
+                            now => StoreError::OutOfStock { sku: line.sku.to_string(), available: now.map_or(0, |(stock, _)| stock) },
                         });
                     }
                 }

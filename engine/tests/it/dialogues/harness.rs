@@ -158,7 +158,7 @@ impl TurnEffects for Effects {
             f
         };
         let next = match &op {
-            CartOp::Get => return Ok(CartOutcome::Cart(cart.clone())),
+            CartOp::Get => return Ok(CartOutcome::from(cart.clone())),
             CartOp::Add { product_id, variant_id, quantity } => {
                 let p = product(product_id)?;
                 let q = Quantity::parse(*quantity).map_err(failure)?;
@@ -194,13 +194,13 @@ impl TurnEffects for Effects {
                     currency: order.currency.to_string(),
                     payment_url: None,
                 });
-                events.push(Event::Cart { cart: (&*cart).into() });
+                events.push(Event::Cart { cart: (&*cart).into(), notices: Vec::new() });
                 return Ok(CartOutcome::Placed { order, cart: cart.clone() });
             }
         };
         *cart = next;
-        self.events.lock().unwrap().push(Event::Cart { cart: (&*cart).into() });
-        Ok(CartOutcome::Cart(cart.clone()))
+        self.events.lock().unwrap().push(Event::Cart { cart: (&*cart).into(), notices: Vec::new() });
+        Ok(CartOutcome::from(cart.clone()))
     }
 }
 
