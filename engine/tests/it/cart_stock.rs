@@ -48,11 +48,9 @@ impl Shopper {
 
     /// Applies `op` and keeps the cart it leaves, like `CartActor`.
     async fn apply(&mut self, carts: &CartService, op: CartOp) -> Result<CartOutcome, CartFailure> {
-        let result = carts.apply(&self.tenant, &self.conversation, &self.cart, &op, None).await;
-        if let Some(cart) = engine::carts::cart_after(&result) {
-            self.cart = cart.clone();
-        }
-        result
+        let applied = carts.apply(&self.tenant, &self.conversation, &self.cart, &op, None).await;
+        self.cart = applied.cart;
+        applied.result
     }
 
     async fn add(&mut self, carts: &CartService, p: &Product, quantity: i64) -> Result<CartOutcome, CartFailure> {
