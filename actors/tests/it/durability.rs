@@ -20,11 +20,11 @@ use serde_json::Value;
 
 use super::{next, until};
 
-struct World {
+pub(crate) struct World {
     dir: tempfile::TempDir,
     store: Arc<dyn Store>,
-    tenant: TenantId,
-    conversation: ConversationId,
+    pub(crate) tenant: TenantId,
+    pub(crate) conversation: ConversationId,
     product: ProductId,
 }
 
@@ -33,7 +33,7 @@ async fn open_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
 }
 
 impl World {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = open_store(&dir).await;
         let tenant = Tenant {
@@ -80,8 +80,16 @@ impl World {
         Self { dir, store, tenant: tenant.id, conversation: conversation.id, product: product.id }
     }
 
-    /// A fresh set of actors over the same database, as after a restart.
+    /// A fresh set of actors over the same database, as after a restart, with the
+    /// offline assistant.
     async fn start(&self, idle: Duration) -> Conversations {
+        let catalog = Arc::new(CatalogCache::new(self.store.clone()));
+        let retriever: Arc<dyn engine::ports::retriever::Retriever> = Arc::new(KeywordRetriever::new(catalog));
+        self.start_with(idle, Arc::new(OfflineAssistant::new(retriever))).await
+    }
+
+    /// The same with another model.
+    pub(crate) async fn start_with(&self, idle: Duration, model: Arc<dyn engine::ports::llm::LanguageModel>) -> Conversations {
         let store = open_store(&self.dir).await;
         let catalog = Arc::new(CatalogCache::new(store.clone()));
         let retriever: Arc<dyn engine::ports::retriever::Retriever> = Arc::new(KeywordRetriever::new(catalog.clone()));
@@ -89,8 +97,8 @@ impl World {
             store: store.clone(),
             catalog: catalog.clone(),
             carts: Arc::new(CartService::new(catalog.clone())),
-            retriever: retriever.clone(),
-            model: Arc::new(OfflineAssistant::new(retriever)),
+            retriever,
+            model,
             idle_timeout: idle,
         });
         Conversations::start(services).await.unwrap()

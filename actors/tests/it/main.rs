@@ -9,15 +9,10 @@ mod durability;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::{Command, Conversations, OutboxReceiver, Services};
+use actors::{Command, OutboxReceiver};
 use async_trait::async_trait;
-use engine::adapters::SqliteStore;
-use engine::carts::CartService;
-use engine::catalog::CatalogCache;
-use engine::domain::{CommandId, ConversationId, DeploymentId, TenantId};
+use engine::domain::CommandId;
 use engine::ports::llm::{ChatMessage, LanguageModel, ModelChunk, ModelError, ModelRequest, ModelStream};
-use engine::ports::store::{ConversationRecord, Store, Tenant, TenantSettings};
-use engine::retrieval::KeywordRetriever;
 use serde_json::Value;
 
 /// Answers "fine", and panics (a bug in an adapter) when the shopper says "boom".
@@ -59,40 +54,12 @@ async fn until(rx: &mut OutboxReceiver, done: impl Fn(&Value) -> bool) -> Vec<Va
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_that_panics_is_an_internal_error_and_the_conversation_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("aisle.db").to_str().unwrap()).await.unwrap());
-    let tenant = Tenant {
-        id: TenantId::generate(),
-        name: "Shop".into(),
-        plan: "pro".into(),
-        status: "active".into(),
-        settings: TenantSettings::default(),
-        created_at: chrono::Utc::now(),
-    };
-    store.create_tenant(&tenant).await.unwrap();
-    let conversation = ConversationRecord {
-        id: ConversationId::generate(),
-        tenant_id: tenant.id.clone(),
-        deployment_id: DeploymentId::generate(),
-        started_at: chrono::Utc::now(),
-        last_message_at: None,
-        messages: 0,
-        dialogue_state: "{}".into(),
-    };
-    store.create_conversation(&conversation).await.unwrap();
-    let catalog = Arc::new(CatalogCache::new(store.clone()));
-    let services = Arc::new(Services {
-        store: store.clone(),
-        catalog: catalog.clone(),
-        carts: Arc::new(CartService::new(catalog.clone())),
-        retriever: Arc::new(KeywordRetriever::new(catalog)),
-        model: Arc::new(Panicky),
-        idle_timeout: Duration::from_secs(300),
-    });
-    let conversations = Conversations::start(services).await.unwrap();
+    let w = durability::World::new().await;
+    let conversations = w.start_with(Duration::from_secs(300), Arc::new(Panicky)).await;
+    let (tenant, conversation) = (w.tenant.clone(), w.conversation.clone());
     let (tx, mut rx) = actors::outbox(actors::OUTBOX_BYTES);
     let socket = actors::next_socket_id();
-    let (handle, _) = conversations.attach(&tenant.id, &conversation.id, socket, tx, None).await.unwrap();
+    let (handle, _) = conversations.attach(&tenant, &conversation, socket, tx, None).await.unwrap();
 
     let message = |id: &str, text: &str| Command::Message { id: CommandId::parse(id).unwrap(), text: text.into() };
     handle.command(socket, message("m1", "boom")).unwrap();
