@@ -487,7 +487,7 @@ fn emit_outcome(myself: &ActorRef<ConvMsg>, state: &mut ConvState, command: Opti
             }
             // A checkout refused because prices or stock moved: then the updated cart.
             if let Some(cart) = f.cart {
-                state.must_emit(myself, Event::Cart { cart: CartView::from(&cart), notices: f.notices });
+                state.must_emit(myself, Event::Cart { cart: CartView::from(cart.as_ref()), notices: f.notices });
             }
         }
     }

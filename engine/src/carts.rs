@@ -90,7 +90,7 @@ pub struct CartFailure {
     /// A checkout refused because prices or stock moved since the shopper last saw the
     /// cart: the cart brought up to date (saved), to be shown with `notices` after the
     /// error. `None` otherwise.
-    pub cart: Option<Cart>,
+    pub cart: Option<Box<Cart>>,
     pub notices: Vec<CartNotice>,
 }
 
@@ -105,7 +105,7 @@ impl CartFailure {
 pub fn cart_after(result: &Result<CartOutcome, CartFailure>) -> Option<&Cart> {
     match result {
         Ok(outcome) => Some(outcome.cart()),
-        Err(f) => f.cart.as_ref(),
+        Err(f) => f.cart.as_deref(),
     }
 }
 
@@ -205,7 +205,7 @@ impl CartService {
             // The store did not answer: nothing was decided.
             Err(f) if f.code == ErrorCode::Unavailable => Applied { result: Err(f), cart: cart.clone() },
             Err(f) => {
-                let now = f.cart.clone().unwrap_or_else(|| cart.clone());
+                let now = f.cart.as_deref().cloned().unwrap_or_else(|| cart.clone());
                 match applied {
                     // A refused shopper command is decided too: record that with the cart.
                     Some(seq) if now.applied_seq < seq => {
@@ -375,7 +375,7 @@ fn refusal(cart: Cart, notices: Vec<CartNotice>) -> CartFailure {
         None => (ErrorCode::Internal, "the cart changed".to_string()),
     };
     CartFailure {
-        cart: Some(cart),
+        cart: Some(Box::new(cart)),
         notices,
         ..CartFailure::new(code, format!("{what}; nothing was charged: the cart is updated, check out again to accept it"))
     }

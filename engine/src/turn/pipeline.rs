@@ -243,7 +243,7 @@ async fn cart_call(effects: &dyn TurnEffects, cart: &mut Cart, op: CartOp) -> To
         Err(f) => {
             if let Some(c) = f.cart {
                 // A checkout refused because prices or stock moved: the cart was updated.
-                *cart = c;
+                *cart = *c;
             }
             ToolResult::Error {
                 code: f.code,

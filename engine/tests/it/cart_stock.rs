@@ -312,7 +312,7 @@ async fn checkout_after_an_unseen_price_change_is_refused_then_succeeds(store: A
     let updated = f.cart.expect("the refusal carries the updated cart");
     assert_eq!(updated.lines[0].unit_price_minor, 2100);
     assert!(updated.version > shown.version);
-    assert_eq!(store.load_cart(&t, &s.conversation).await.unwrap(), Some(updated));
+    assert_eq!(store.load_cart(&t, &s.conversation).await.unwrap(), Some(*updated));
     assert!(store.list_orders(&t, 10).await.unwrap().is_empty(), "nothing was charged");
     assert_eq!(stock(&*store, &tee).await, 20);
 
