@@ -8,6 +8,7 @@ mod browser;
 mod chat;
 mod durability;
 mod helpers;
+mod killable;
 mod limits;
 mod resilience;
 mod slow_and_deep;

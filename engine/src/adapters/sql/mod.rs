@@ -14,6 +14,7 @@
 
 mod admin_queries;
 mod cart_queries;
+mod command_queries;
 mod event_groups;
 mod queries;
 mod rows;
@@ -39,9 +40,10 @@ use crate::ports::store::{
     TranscriptMessage, Upserted,
 };
 use admin_queries::impl_admin_queries;
+use command_queries::{VARIANT_STATE_CHUNK, impl_command_queries};
 use cart_queries::{CART_CHUNK, impl_cart_groups, put_cart};
 use event_groups::{group_events_sql, impl_event_groups};
-use queries::{EVENT_CHUNK, VARIANT_STATE_CHUNK, impl_store};
+use queries::{EVENT_CHUNK, impl_store};
 use rows::{
     CartRow, ConversationRow, DeploymentRow, EventRow, JOB_COLUMNS, JobRow, MessageRow, USER_COLUMNS, UserRow, OrderLineJoinRow, PRODUCT_COLUMNS,
     ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,
@@ -296,6 +298,8 @@ impl_store!(SqliteStore, Sqlite, backend: "sqlite", begin_write: "BEGIN IMMEDIAT
 impl_store!(PostgresStore, Postgres, backend: "postgres", begin_write: "BEGIN");
 impl_admin_queries!(SqliteStore);
 impl_admin_queries!(PostgresStore);
+impl_command_queries!(SqliteStore);
+impl_command_queries!(PostgresStore);
 impl_event_groups!(SqliteStore);
 impl_event_groups!(PostgresStore);
 impl_cart_groups!(SqliteStore);
