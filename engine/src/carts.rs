@@ -100,15 +100,6 @@ impl CartFailure {
     }
 }
 
-/// The cart an operation's result leaves (what its holder should keep): the outcome's,
-/// or a refusal's updated cart; `None` when the cart is unchanged.
-pub fn cart_after(result: &Result<CartOutcome, CartFailure>) -> Option<&Cart> {
-    match result {
-        Ok(outcome) => Some(outcome.cart()),
-        Err(f) => f.cart.as_deref(),
-    }
-}
-
 impl From<DomainError> for CartFailure {
     fn from(e: DomainError) -> Self {
         let options = match &e {
