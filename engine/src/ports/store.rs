@@ -168,12 +168,16 @@ pub struct PortalUser {
     pub created_at: DateTime<Utc>,
 }
 
-/// Events of one conversation, for `Store::append_event_groups`.
+/// Events of one conversation, for `Store::append_event_groups`, and the cart they
+/// leave it with: a shopper command's `ack`, its outcome and the cart row it changed
+/// are one write, so none is durable without the others.
 #[derive(Clone, Copy, Debug)]
 pub struct EventGroup<'a> {
     pub tenant: &'a TenantId,
     pub conversation: &'a ConversationId,
     pub events: &'a [StoredEvent],
+    /// Saved (as `save_carts` does) in the same transaction as `events`.
+    pub cart: Option<&'a Cart>,
 }
 
 /// A cart of one conversation, for `Store::save_carts`.
@@ -271,9 +275,15 @@ pub trait Store: Send + Sync + 'static {
     /// The events of several conversations in one write (group commit: one statement
     /// instead of one per conversation). All or nothing: on an error nothing was
     /// written, and the caller may append the groups one by one to find the culprit.
+    ///
+    /// A group's `cart` is saved in the same transaction as its events. The default
+    /// (one call per group) is not atomic; the SQL stores override it.
     async fn append_event_groups(&self, groups: &[EventGroup<'_>]) -> StoreResult<()> {
         for g in groups {
             self.append_events(g.tenant, g.conversation, g.events).await?;
+            if let Some(cart) = g.cart {
+                self.save_cart(g.tenant, g.conversation, cart, None).await?;
+            }
         }
         Ok(())
     }

@@ -56,16 +56,30 @@ macro_rules! put_cart {
 }
 
 macro_rules! impl_cart_groups {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         impl $store {
             pub(super) async fn upsert_carts(&self, carts: &[CartSave<'_>]) -> StoreResult<()> {
-                if carts.is_empty() {
-                    return Ok(());
+                if carts.len() > CART_CHUNK {
+                    let mut tx = self.write_tx().await?;
+                    self.upsert_cart_chunks(Some(&mut tx), carts).await?;
+                    return tx.commit().await.map_err(db_err);
                 }
                 // One chunk (the usual case) is one statement with no transaction; a
                 // short count leaves the good rows saved, which the port allows (saving
                 // a cart again is harmless).
-                let mut tx = if carts.len() > CART_CHUNK { Some(self.write_tx().await?) } else { None };
+                self.upsert_cart_chunks(None, carts).await
+            }
+
+            /// The statements of `upsert_carts`, in `tx` when given (a short count is
+            /// `NotFound`; the caller's transaction is then rolled back).
+            pub(super) async fn upsert_cart_chunks(
+                &self,
+                mut tx: Option<&mut sqlx::Transaction<'static, $db>>,
+                carts: &[CartSave<'_>],
+            ) -> StoreResult<()> {
+                if carts.is_empty() {
+                    return Ok(());
+                }
                 let now = millis(&Utc::now());
                 for chunk in carts.chunks(CART_CHUNK) {
                     // As `put_cart`, for many rows: each guarded by its conversation's
@@ -99,7 +113,7 @@ macro_rules! impl_cart_groups {
                             .bind(now)
                             .bind(c.cart.applied_seq);
                     }
-                    let done = match tx.as_mut() {
+                    let done = match tx.as_deref_mut() {
                         Some(tx) => q.execute(&mut **tx).await,
                         None => q.execute(&self.writer).await,
                     }
@@ -108,10 +122,7 @@ macro_rules! impl_cart_groups {
                         return Err(StoreError::NotFound); // a `tx` is rolled back when dropped
                     }
                 }
-                match tx {
-                    Some(tx) => tx.commit().await.map_err(db_err),
-                    None => Ok(()),
-                }
+                Ok(())
             }
         }
     };

@@ -28,7 +28,7 @@ macro_rules! impl_event_groups {
             pub(super) async fn insert_event_groups(&self, groups: &[EventGroup<'_>]) -> StoreResult<()> {
                 let rows: Vec<(&TenantId, &ConversationId, &StoredEvent)> =
                     groups.iter().flat_map(|g| g.events.iter().map(move |e| (g.tenant, g.conversation, e))).collect();
-                if rows.is_empty() {
+                if rows.is_empty() && groups.iter().all(|g| g.cart.is_none()) {
                     return Ok(());
                 }
                 // One statement per chunk, each row guarded by its own ownership check;
@@ -37,7 +37,14 @@ macro_rules! impl_event_groups {
                 // case) needs no transaction: the statement is atomic, and a short count
                 // is undone by deleting its rows (any row with those keys is one it
                 // inserted: an existing one would have failed the whole statement).
-                let mut tx = if rows.len() > EVENT_CHUNK { Some(self.write_tx().await?) } else { None };
+                // A group with its cart is one transaction: the events and the cart
+                // rows they go with are durable together or not at all.
+                let carts: Vec<CartSave<'_>> = groups
+                    .iter()
+                    .filter_map(|g| g.cart.map(|cart| CartSave { tenant: g.tenant, conversation: g.conversation, cart }))
+                    .collect();
+                let mut tx =
+                    if rows.len() > EVENT_CHUNK || !carts.is_empty() { Some(self.write_tx().await?) } else { None };
                 for chunk in rows.chunks(EVENT_CHUNK) {
                     let sql = group_events_sql(chunk.len());
                     let mut q = sqlx::query(&sql);
@@ -72,7 +79,10 @@ macro_rules! impl_event_groups {
                     }
                 }
                 match tx {
-                    Some(tx) => tx.commit().await.map_err(db_err),
+                    Some(mut tx) => {
+                        self.upsert_cart_chunks(Some(&mut tx), &carts).await?;
+                        tx.commit().await.map_err(db_err)
+                    }
                     None => Ok(()),
                 }
             }

@@ -302,5 +302,5 @@ impl_command_queries!(SqliteStore);
 impl_command_queries!(PostgresStore);
 impl_event_groups!(SqliteStore);
 impl_event_groups!(PostgresStore);
-impl_cart_groups!(SqliteStore);
-impl_cart_groups!(PostgresStore);
+impl_cart_groups!(SqliteStore, Sqlite);
+impl_cart_groups!(PostgresStore, Postgres);
