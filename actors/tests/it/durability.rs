@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actors::{Command, Conversations, Replay, Services, outbox};
-use engine::adapters::SqliteStore;
-use engine::assistant::OfflineAssistant;
+use engine_sql::SqliteStore;
+use engine_assistant::OfflineAssistant;
 use engine::carts::{CartOp, CartService};
 use engine::catalog::CatalogCache;
 use engine::domain::{CommandId, ConversationId, Currency, DeploymentId, Product, ProductId, Sku, TenantId, Variant, VariantId};
