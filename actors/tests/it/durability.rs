@@ -237,6 +237,34 @@ async fn a_checkout_acknowledged_before_a_crash_places_one_order_on_rehydration(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_repeated_while_it_is_applied_is_applied_and_acknowledged_once() {
+    let w = World::new().await;
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    // The same id three times in a row (a client re-sending on a flaky link), then
+    // another command: the repeats arrive while the first is being decided.
+    for _ in 0..3 {
+        handle.command(socket, w.add("twice", 2)).unwrap();
+    }
+    handle.command(socket, w.add("after", 1)).unwrap();
+    let mut frames = Vec::new();
+    while !frames.iter().any(|f: &Value| f["type"] == "ack" && f["id"] == "after") || frames.iter().filter(|f| f["type"] == "cart").count() < 2 {
+        frames.push(next(&mut rx).await);
+    }
+    let acks: Vec<&Value> = frames.iter().filter(|f| f["type"] == "ack" && f["id"] == "twice").collect();
+    assert_eq!(acks.len(), 1, "one ack for the repeated id: {frames:?}");
+    let carts: Vec<i64> = frames.iter().filter(|f| f["type"] == "cart").map(quantity).collect();
+    assert_eq!(carts, [2, 3], "applied once, then the next command: {frames:?}");
+    assert_eq!(w.quantity_in_store().await, 3);
+    // Once answered, a repeat gets the original ack again, to this socket only.
+    handle.command(socket, w.add("twice", 2)).unwrap();
+    let again = next(&mut rx).await;
+    assert_eq!((again["type"].as_str(), again["seq"].as_i64()), (Some("ack"), acks[0]["seq"].as_i64()), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_conversation_rests_after_a_reattach_a_dropped_socket_or_an_abandoned_attach() {
     let w = World::new().await;
     let conversations = w.start(Duration::from_millis(100)).await;
