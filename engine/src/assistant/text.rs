@@ -117,7 +117,11 @@ fn tokens(input: &str) -> Vec<String> {
             tokens.push(format!("{}{amount}", if c == '#' { '#' } else { '$' }));
             continue;
         }
-        if c.is_alphanumeric() {
+        if c == '-' && digits_follow && cur.is_empty() && prev.is_none_or(char::is_whitespace) {
+            // "-2": a negative number (refused as a quantity, never read as 2); in
+            // "t-shirt" or "24-MB01" the hyphen joins words.
+            cur.push('-');
+        } else if c.is_alphanumeric() {
             cur.push(c);
         } else if (c == '\'' || c == '’' || c == '‘') && prev.is_some_and(char::is_alphanumeric) {
             // I'll → ill, what's → whats, shoes' → shoes.
@@ -240,6 +244,9 @@ pub fn read_in(input: &str, currency: Currency) -> Text {
 /// The value of a number word or digits (`3`, `x3`, `3x`, `three`, `dozen`,
 /// `couple`), up to 999.
 pub fn number(t: &str) -> Option<i64> {
+    if let Some(n) = t.strip_prefix('-').and_then(number).filter(|_| t[1..].bytes().all(|b| b.is_ascii_digit())) {
+        return Some(-n);
+    }
     let digits = t.strip_prefix('x').or_else(|| t.strip_suffix('x')).unwrap_or(t);
     if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
         return digits.parse().ok();
