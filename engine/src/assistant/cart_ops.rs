@@ -24,6 +24,9 @@ use super::understand::{CartQuestion, Clause, Intent, Understanding};
 /// "I want / I need / I'd like …": an add when it points at one product (or at one of
 /// a few, by "the"), else a search.
 pub async fn want(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
+    if browse::not_a_product(ctx, clause) {
+        return browse::browse(ctx, clause, plan).await;
+    }
     if clause.superlative.is_some()
         && let Some(p) = browse::superlative_pick(ctx, clause, plan).await
     {
@@ -90,6 +93,11 @@ pub async fn add(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut P
         && let Some(p) = browse::superlative_pick(ctx, clause, plan).await
     {
         return add_product(ctx, u, plan, &p, &clause.words, &HashSet::new());
+    }
+    // "add a yoga mat" in a shop without mats: said so, nothing added.
+    if browse::not_a_product(ctx, clause) {
+        plan.wanted_changes += 1;
+        return browse::browse(ctx, clause, plan).await;
     }
     match targets::product(ctx, plan, clause, true).await {
         Target::Nothing => {

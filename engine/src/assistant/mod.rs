@@ -24,6 +24,7 @@ mod cart_ops;
 mod index;
 mod lexicon;
 mod memory;
+mod needs;
 mod phrases;
 mod plan;
 mod report;

@@ -210,7 +210,8 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
     if u.greeted {
         plan.say(t::hello());
     }
-    let mut clauses: &[Clause] = &u.clauses;
+    let merged = merge_context(&u.clauses);
+    let mut clauses: &[Clause] = &merged;
     // Whether this message answered the question asked last (then the others asked
     // before it are dropped: the shopper has moved on).
     let mut answered = false;
@@ -273,6 +274,35 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
         plan.say(t::fallback(&ctx.req.settings));
     }
     plan
+}
+
+/// "It's been raining all week, I want something to keep me dry": a statement of
+/// the situation (a need's words, no question, no product) is part of the request
+/// after it, not a search of its own.
+fn merge_context(clauses: &[Clause]) -> Vec<Clause> {
+    let mut out: Vec<Clause> = Vec::with_capacity(clauses.len());
+    let mut carry: Vec<Word> = Vec::new();
+    for (i, c) in clauses.iter().enumerate() {
+        let next_asks = clauses.get(i + 1).is_some_and(|n| matches!(n.intent, Intent::Browse | Intent::Want));
+        if next_asks
+            && c.intent == Intent::Browse
+            && !c.question
+            && c.reference.is_none()
+            && super::needs::read(&c.words).is_some()
+        {
+            carry.extend(c.words.iter().cloned());
+            carry.push(Word::new(super::text::SEP));
+            continue;
+        }
+        let mut c = c.clone();
+        if !carry.is_empty() {
+            let mut words = std::mem::take(&mut carry);
+            words.extend(c.words);
+            c.words = words;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Questions about options the message neither answered nor cancelled stay open
@@ -565,6 +595,9 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                     continue;
                 }
                 let mut new = resolve::option_mentions(&product, &clause.words, &HashSet::new());
+                if let Some((name, value, k)) = resolve::numeric_answer(&product, &clause.words, &new, chosen) {
+                    new.insert(name, (value, vec![k]));
+                }
                 let spans: HashSet<usize> = new.values().flat_map(|(_, s)| s.iter().copied()).collect();
                 let quantity = resolve::quantity(&clause.words, &spans).unwrap_or(*quantity);
                 // "any colour is fine", "doesn't matter": the first in stock.

@@ -96,7 +96,19 @@ pub fn checkout_reminder() -> String {
 }
 
 pub fn nothing_found() -> String {
-    "Sorry, I couldn't find anything like that in our catalog. Try other words, or ask me what we have.".into()
+    "Sorry, we don't seem to carry anything like that: I couldn't find it in our catalog. Try other words, or ask me what we have."
+        .into()
+}
+
+/// A kind of thing the shop does not sell.
+pub fn not_sold() -> String {
+    "Sorry, we don't sell that here: I couldn't find anything like it in our catalog. Ask me what we have, or tell me what you need it for."
+        .into()
+}
+
+/// … with the nearest kinds it has.
+pub fn not_sold_nearest(products: &[&Product]) -> String {
+    format!("Sorry, we don't sell that here. The closest we have: {}.", list_items(products))
 }
 
 pub fn nothing_fits_filters() -> String {

@@ -258,6 +258,10 @@ pub fn understand_for(message: &str, bot_name: &str, currency: Currency) -> Unde
         out.retain(|c| c.intent == best);
         out.truncate(1);
     }
+    // "my phone dies on trips, what can help?": the help asked for is the request's.
+    if out.iter().any(|c| c.intent != Intent::Help) {
+        out.retain(|c| !(c.intent == Intent::Help && c.words.iter().any(|w| w.raw == "help")));
+    }
     if out.is_empty() {
         out.push(Clause::new(Intent::Unknown, Vec::new()));
     }
