@@ -409,8 +409,9 @@ pub fn kind_asked<'w>(ctx: &Ctx<'_>, clause: &Clause, naming: &[&'w Word]) -> As
     match (head, need) {
         (_, _) if named(None) => Asked::Kind,
         (Some(h), _) if sold || own_name(h) => Asked::Kind,
-        // A situation the shop has things for: "my phone always *dies* on trips".
-        (Some(_), Some(need)) if !need.kinds.is_empty() => Asked::Need(need),
+        // A situation the shop has things for: "my phone always *dies* on trips"
+        // (but "running *shoes*", "a wedding *dress*" are kinds it does not sell).
+        (Some(h), Some(need)) if !need.kinds.is_empty() && super::needs::is_cue(h) => Asked::Need(need),
         (Some(h), _) if !named(Some(h)) => Asked::NotSold(h),
         (Some(_), _) => Asked::Kind,
         (None, Some(need)) => Asked::Need(need),

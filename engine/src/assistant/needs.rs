@@ -17,11 +17,20 @@ struct Cue {
     context: &'static [&'static str],
 }
 
+/// "A gift for my wife": the kinds people give, unless the need says more ("she does
+/// yoga": yoga things).
+const GIFT: Cue = Cue {
+    words: &["gift", "gifts", "present", "presents", "birthday", "anniversary", "valentine", "valentines", "christmas"],
+    kinds: &["necklace", "earring", "bracelet", "ring", "watch", "candle", "bag", "wallet"],
+    context: &[],
+};
+
 #[rustfmt::skip]
 const CUES: &[Cue] = &[
     // Weather.
     Cue { words: &["cold", "warm", "warmer", "chilly", "freezing", "winter", "snow", "frosty", "cosy", "cozy"],
-          kinds: &["jacket", "hoodie", "fleece", "pullover", "sweatshirt", "sweater", "coat", "thermal"], context: &[] },
+          kinds: &["jacket", "hoodie", "fleece", "pullover", "sweatshirt", "sweater", "jumper", "coat", "cardigan",
+                   "scarf", "beanie", "glove", "thermal", "blanket", "throw"], context: &[] },
     Cue { words: &["rain", "raining", "rainy", "wet", "dry", "waterproof", "storm", "drizzle", "windy", "wind"],
           kinds: &["jacket", "shell", "raincoat", "coat", "windbreaker"], context: &["rain", "waterproof", "weather"] },
     Cue { words: &["hot", "summer", "heat", "humid", "sweaty", "sunny", "heatwave"],
@@ -31,12 +40,29 @@ const CUES: &[Cue] = &[
           kinds: &["charger", "battery", "power bank"], context: &["portable"] },
     Cue { words: &["dropping", "dropped", "protect", "protection", "scratches", "cracked", "shatter", "shattered"],
           kinds: &["case", "protector", "cover"], context: &[] },
-    Cue { words: &["car", "driving", "drive", "commute", "vehicle"],
+    Cue { words: &["car", "driving", "drive", "vehicle"],
           kinds: &["mount", "charger"], context: &["car", "vehicle"] },
     Cue { words: &["hold", "holding", "holder"],
           kinds: &["armband", "holder", "clip", "pouch", "bag"], context: &[] },
     Cue { words: &["selfie", "selfies", "photos", "pictures", "vlog", "vlogging"],
           kinds: &["selfie stick", "tripod", "lens"], context: &[] },
+    Cue { words: &["beach", "swim", "swimming", "pool", "sunbathing"],
+          kinds: &["swimsuit", "bikini", "trunk", "short", "tank", "sunglasses", "hat", "towel"], context: &[] },
+    Cue { words: &["wedding", "party", "formal", "interview", "office", "date", "dinner", "gala"],
+          kinds: &["tuxedo", "suit", "dress", "blouse", "shirt", "top", "jacket", "necklace", "earring"], context: &[] },
+    Cue { words: &["thirsty", "hydrated", "hydration", "hydrate"], kinds: &["bottle", "flask"], context: &[] },
+    Cue { words: &["jewelry", "jewellery", "bling", "accessorize", "accessorise"],
+          kinds: &["necklace", "earring", "bracelet", "ring", "pendant", "bangle", "choker"], context: &[] },
+    // Home and garden.
+    Cue { words: &["sit", "sitting", "seat", "seating", "lounge", "lounging"],
+          kinds: &["sofa", "couch", "chair", "armchair", "beanbag", "stool", "bench"], context: &[] },
+    Cue { words: &["sleep", "sleeping", "bedroom", "nap"],
+          kinds: &["bed", "pillow", "bedside", "blanket", "light", "lamp"], context: &["bedroom"] },
+    Cue { words: &["dark", "lighting", "reading", "dim"], kinds: &["light", "lamp", "candle"], context: &[] },
+    Cue { words: &["garden", "gardening", "plants", "plant", "yard", "backyard", "patio"],
+          kinds: &[], context: &["garden", "plants", "outdoor"] },
+    Cue { words: &["school", "college", "class", "commute", "commuting"],
+          kinds: &["backpack", "bag", "messenger", "tote"], context: &[] },
     // Activities.
     Cue { words: &["run", "runs", "running", "jog", "jogging", "marathon", "runner", "sprint"],
           kinds: &[], context: &["running"] },
@@ -75,6 +101,7 @@ pub fn read(words: &[Word]) -> Option<Need> {
     let mut cued = false;
     // "carry my phone" is a need; "do you carry hoodies?" asks what the shop sells.
     let carries = words.windows(2).any(|p| p[0].raw == "carry" && matches!(p[1].raw.as_str(), "my" | "it" | "stuff" | "things"));
+    let gift = words.iter().any(|w| GIFT.words.contains(&w.raw.as_str()));
     for cue in CUES {
         let hit = words.iter().any(|w| cue.words.contains(&w.raw.as_str()));
         if !hit && !(carries && cue.words.contains(&"hold")) {
@@ -93,8 +120,16 @@ pub fn read(words: &[Word]) -> Option<Need> {
             }
         }
     }
+    if gift && need.context.is_empty() && need.kinds.is_empty() {
+        need.kinds.extend(GIFT.kinds.iter().map(|k| stem(k)));
+    }
     need.cheap = words.iter().any(|w| matches!(w.raw.as_str(), "cheap" | "budget" | "inexpensive" | "affordable"));
-    cued.then_some(need)
+    (cued || gift).then_some(need)
+}
+
+/// Whether a word says a need ("dies", "raining"), rather than a kind.
+pub fn is_cue(w: &Word) -> bool {
+    CUES.iter().chain([&GIFT]).any(|c| c.words.contains(&w.raw.as_str()))
 }
 
 /// The word of a clause that says what kind of thing is asked for ("running *shoes*",

@@ -121,6 +121,9 @@ async fn dialogue_suite() {
         total.safety_turns,
         total.safety_wrong
     );
+    // A suite that ran nothing proves nothing (a filter that matches no dialogue, a
+    // script directory that is empty or misnamed).
+    assert!(total.turns > 0, "the dialogue suite ran no turn (AISLE_DIALOGUE_ONLY={only:?}, scripts in {:?})", std::env::var("AISLE_DIALOGUE_DIR").ok());
     assert!(failures.is_empty(), "{} turns wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
