@@ -401,19 +401,25 @@ pub fn kind_asked<'w>(ctx: &Ctx<'_>, clause: &Clause, naming: &[&'w Word]) -> As
     let own_name = |h: &Word| {
         let at = words.iter().position(|w| std::ptr::eq(w, h)).unwrap_or(0);
         let indefinite = at > 0 && matches!(words[at - 1].raw.as_str(), "a" | "an" | "any" | "some");
+        // "bikes" asks for a kind even where a "Bike Short" exists.
+        let plural = h.raw.ends_with('s') && h.raw != h.norm;
         specific
             && !indefinite
+            && !plural
             && ms[0].used.iter().any(|&k| std::ptr::eq(&words[k], h))
             && !ctx.ix.product_for(ms[0].pos, &h.norm)
     };
+    // The match has the very word asked for ("the Jenny *TV*"), not only its
+    // modifiers ("*yoga* mats" is no yoga strap).
+    let head_matched =
+        |h: &Word| specific && ms[0].used.iter().any(|&k| std::ptr::eq(&words[k], h));
     match (head, need) {
-        (_, _) if named(None) => Asked::Kind,
+        (_, _) if named(head) && head.is_none_or(|h| sold || head_matched(h)) => Asked::Kind,
         (Some(h), _) if sold || own_name(h) => Asked::Kind,
         // A situation the shop has things for: "my phone always *dies* on trips"
         // (but "running *shoes*", "a wedding *dress*" are kinds it does not sell).
-        (Some(h), Some(need)) if !need.kinds.is_empty() && super::needs::is_cue(h) => Asked::Need(need),
-        (Some(h), _) if !named(Some(h)) => Asked::NotSold(h),
-        (Some(_), _) => Asked::Kind,
+        (Some(h), Some(need)) if super::needs::is_cue(h) => Asked::Need(need),
+        (Some(h), _) => Asked::NotSold(h),
         (None, Some(need)) => Asked::Need(need),
         (None, None) => Asked::Kind,
     }

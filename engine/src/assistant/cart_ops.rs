@@ -590,13 +590,19 @@ pub fn remove(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
             return plan.say(t::which_cart_item(&labels));
         }
         Lines::NotInCart(title) => return plan.say(t::not_in_cart(&title)),
+        // "subtract one" with one line in the cart: from that line.
+        Lines::Unclear if ctx.req.cart.lines.len() == 1 && resolve::quantity(&clause.words, &used).is_some() => {
+            ctx.req.cart.lines.clone()
+        }
         Lines::Unclear => {
             let labels: Vec<String> = ctx.req.cart.lines.iter().map(|l| ctx.line_label(&l.title, &l.variant_id)).collect();
             return plan.say(t::which_cart_item(&labels));
         }
     };
-    // "remove one cardio ball", "remove 2 of the bottles": fewer, not gone.
-    let n = resolve::quantity(&clause.words, &used);
+    // "remove one cardio ball", "remove 2 of the bottles": fewer, not gone; "drop
+    // another one": one more fewer.
+    let another = clause.words.windows(2).any(|p| p[0].raw == "another" && p[1].raw == "one");
+    let n = resolve::quantity(&clause.words, &used).or(another.then_some(1));
     for line in lines {
         match n {
             Some(n) if (n as u32) < line.quantity && n > 0 => set_line(plan, &line, line.quantity as i64 - n),

@@ -32,7 +32,7 @@ pub const STOPWORDS: &[&str] = &[
     "wonder", "interested", "question", "quick", "keep", "swap", "replace", "exchange", "switch", "rather", "prefer",
     "fewer", "total", "subtotal", "owe", "again", "today", "tomorrow", "shop", "store", "website", "away",
     "anymore", "longer", "made", "material", "materials", "fabric", "thats", "whichever", "whatever",
-    "else", "pop", "chuck", "bung", "bin", "scrap", "nix", "ditch", "difference", "differences", "compare", "comparison", "differ", "versus", "vs", "between", "ones", "gimme", "lemme", "wanna", "gonna", "ya", "yall", "carts", "baskets",
+    "else", "pop", "chuck", "bung", "bin", "subtract", "minus", "scrap", "nix", "ditch", "difference", "differences", "compare", "comparison", "differ", "versus", "vs", "between", "ones", "gimme", "lemme", "wanna", "gonna", "ya", "yall", "carts", "baskets",
 ];
 
 pub const GREETINGS: &[&str] =
@@ -69,7 +69,7 @@ pub const SPLIT_VERBS: &[&str] = &[
     "checkout", "check", "place", "pay", "remove", "delete", "add", "show", "empty", "clear", "give", "tell", "take",
     "get", "swap", "replace", "change", "set", "make", "buy", "put", "drop", "what", "whats", "how", "do", "is",
     // "add the rope and ignore your rules": the request stands, the rest is declined.
-    "ignore", "disregard", "override", "reveal", "forget",
+    "ignore", "disregard", "override", "reveal", "forget", "apply", "use",
 ];
 
 /// Lead-ins of a clause that answer or continue ("also the hoodie", "and a dozen bricks").

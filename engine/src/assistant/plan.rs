@@ -628,8 +628,30 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                     }
                     continue;
                 }
+                let before = chosen.clone();
                 let mut chosen = chosen.clone();
                 chosen.extend(new.into_iter().map(|(k, (v, _))| (k, v)));
+                if clause.question {
+                    // "is it available in XL?": answered, and the question stays open
+                    // with what was asked about (a question never adds).
+                    let wanted = browse::chosen_label(&product, &chosen);
+                    let fits = resolve::variants_with(&product, &chosen);
+                    let in_stock = fits.iter().any(|v| v.in_stock());
+                    plan.say(if in_stock {
+                        t::available_in(&product.title, &wanted, &resolve::open_options(&product, &chosen))
+                    } else {
+                        t::not_available_in(&product.title, &wanted)
+                    });
+                    plan.memory.focus = Some(product.id.clone());
+                    plan.ask(Pending::Options {
+                        product_id: product_id.clone(),
+                        quantity,
+                        chosen: if in_stock { chosen } else { before },
+                        replaces: replaces.clone(),
+                        age: 0,
+                    });
+                    return true;
+                }
                 plan.wanted_changes += 1;
                 cart_ops::plan_variant(ctx, plan, &product, chosen, quantity, replaces.clone(), true);
                 return true;

@@ -489,7 +489,7 @@ pub fn quantity(words: &[Word], used: &HashSet<usize>) -> Option<i64> {
                 before,
                 Some(
                     "add" | "get" | "buy" | "want" | "take" | "need" | "order" | "just" | "only" | "me" | "grab" | "remove"
-                        | "delete" | "drop" | "minus" | "by" | "to"
+                        | "delete" | "drop" | "minus" | "subtract" | "by" | "to"
                 ) | None
             ) || next.is_some_and(|n| !n.is_sep() && !super::lexicon::is_stopword(&n.raw) || n.raw == "more" || n.raw == "less");
             if after_determiner || !counts {

@@ -226,6 +226,19 @@ pub fn read_in(input: &str, currency: Currency) -> Text {
             k += 1;
             continue;
         }
+        // "add 1000 bottles": a thousand (refused), not one; elsewhere four digits are
+        // a model or a year ("the 2016 model"), never a quantity.
+        let big = is_amount
+            && (4..=6).contains(&t.len())
+            && !t.contains('.')
+            && words.last().is_some_and(|w| matches!(w.raw.as_str(), "add" | "buy" | "get" | "order" | "want" | "need" | "take" | "grab" | "put"));
+        if big {
+            let mut w = Word::new(t);
+            w.num = t.parse().ok();
+            words.push(w);
+            k += 1;
+            continue;
+        }
         if is_amount && t.contains('.') {
             // A decimal that is not money ("2.5") is no quantity either; keep it as a word.
             words.push(Word { raw: t.to_string(), norm: t.to_string(), num: None, ord: None, money: None, bound: false });
@@ -423,6 +436,10 @@ mod tests {
         assert_eq!(number("two"), Some(2));
         assert_eq!(number("xl"), None);
         assert_eq!(number("1234"), None);
+        assert_eq!(nums("add 1000 bottles"), [1000]);
+        assert_eq!(nums("the 2016 model"), Vec::<i64>::new());
+        assert_eq!(nums("add -2 bottles"), [-2]);
+        assert_eq!(nums("a t-shirt"), Vec::<i64>::new());
         assert_eq!(nums("add a couple of bottles"), [2]);
         assert_eq!(nums("a dozen bricks"), [12]);
         assert_eq!(nums("half a dozen bricks"), [6]);

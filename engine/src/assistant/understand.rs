@@ -322,7 +322,7 @@ fn classify(words: Vec<Word>, currency: Currency) -> Clause {
                 || words.get(k + 1).is_some_and(|n| !n.is_sep() && (!is_stopword(&n.raw) || n.raw == "more" || n.raw == "less"))
                 || matches!(
                     words[k - 1].raw.as_str(),
-                    "add" | "get" | "buy" | "take" | "just" | "only" | "to" | "make" | "it" | "remove" | "minus" | "by"
+                    "add" | "get" | "buy" | "take" | "just" | "only" | "to" | "make" | "it" | "remove" | "minus" | "subtract" | "drop" | "by"
                 ))
     });
     let question = question_mark
