@@ -104,7 +104,7 @@ pub fn read(words: &[Word]) -> Option<Need> {
     let gift = words.iter().any(|w| GIFT.words.contains(&w.raw.as_str()));
     for cue in CUES {
         let hit = words.iter().any(|w| cue.words.contains(&w.raw.as_str()));
-        if !hit && !(carries && cue.words.contains(&"hold")) {
+        if !(hit || carries && cue.words.contains(&"hold")) {
             continue;
         }
         cued = true;
