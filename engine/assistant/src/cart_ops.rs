@@ -24,6 +24,9 @@ use super::understand::{CartQuestion, Clause, Intent, Understanding};
 /// "I want / I need / I'd like …": an add when it points at one product (or at one of
 /// a few, by "the"), else a search.
 pub async fn want(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
+    if browse::not_a_product(ctx, clause) {
+        return browse::browse(ctx, clause, plan).await;
+    }
     if clause.superlative.is_some()
         && let Some(p) = browse::superlative_pick(ctx, clause, plan).await
     {
@@ -90,6 +93,11 @@ pub async fn add(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut P
         && let Some(p) = browse::superlative_pick(ctx, clause, plan).await
     {
         return add_product(ctx, u, plan, &p, &clause.words, &HashSet::new());
+    }
+    // "add a yoga mat" in a shop without mats: said so, nothing added.
+    if browse::not_a_product(ctx, clause) {
+        plan.wanted_changes += 1;
+        return browse::browse(ctx, clause, plan).await;
     }
     match targets::product(ctx, plan, clause, true).await {
         Target::Nothing => {
@@ -169,7 +177,7 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
     let title = super::index::title_stems(&p.title);
     let own_price = |m: &i64| p.variants.iter().any(|v| v.price_minor == *m);
     let said_own = words.iter().all(|w| w.money.is_none() || title.contains(&w.norm) || own_price(&w.money.unwrap_or(-1)));
-    if u.price_claim && !(said_own && !claimed.is_empty() && words.iter().any(|w| w.money.is_some())) {
+    if u.price_claim && !u.claim_refused && !(said_own && !claimed.is_empty() && words.iter().any(|w| w.money.is_some())) {
         return confirm_price(ctx, plan, p, &chosen, quantity);
     }
     // "the Hero Hoodie in blue" when it has no blue: say so, ask for what it has.
@@ -190,7 +198,7 @@ fn add_product(ctx: &Ctx<'_>, u: &Understanding, plan: &mut Plan, p: &Arc<Produc
     );
     if !foreign.is_empty() && !p.options.is_empty() {
         plan.say(t::no_such_variant(&p.title, &foreign.join(" / "), &resolve::open_options(p, &chosen)));
-        plan.ask(Pending::Options { product_id: p.id.clone(), quantity, chosen, replaces: None });
+        plan.ask(Pending::Options { product_id: p.id.clone(), quantity, chosen, replaces: None, age: 0 });
         plan.memory.focus = Some(p.id.clone());
         return plan.show(vec![p.id.clone()]);
     }
@@ -266,11 +274,14 @@ pub fn plan_variant(
         if open.is_empty() {
             plan.say(t::product_values(p, "option", &[]));
         }
-        plan.ask(Pending::Options { product_id: p.id.clone(), quantity, chosen: valid, replaces });
+        plan.ask(Pending::Options { product_id: p.id.clone(), quantity, chosen: valid, replaces, age: 0 });
+    } else if !(1..=crate::domain::MAX_LINE_QUANTITY as i64).contains(&quantity) && replaces.is_none() {
+        // No question about options for an amount no line can take.
+        return plan.say(t::quantity_out_of_range(quantity));
     } else {
         let open = resolve::open_options(p, &chosen);
         plan.say(t::ask_options(&p.title, &open));
-        plan.ask(Pending::Options { product_id: p.id.clone(), quantity, chosen, replaces });
+        plan.ask(Pending::Options { product_id: p.id.clone(), quantity, chosen, replaces, age: 0 });
     }
     if !answering {
         plan.show(vec![p.id.clone()]);
@@ -321,7 +332,19 @@ pub fn option_followup(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: 
             if ls.len() == 1 { Some(ls[0]) } else { None }
         });
     let continues = matches!(plan.memory.last, Some(Action::Added | Action::Changed));
+    // "same one in blue too", "and one in red as well": another line, not a change.
+    let r: Vec<&str> = clause.words.iter().filter(|w| !w.is_sep()).map(|w| w.raw.as_str()).collect();
+    let additive = !clause.instead
+        && (r.last() == Some(&"too") || super::lexicon::seq(&r, &["as", "well"]).is_some() || r.contains(&"also"));
     match line {
+        Some(line) if additive => {
+            plan.wanted_changes += 1;
+            let mut next = line.options.clone();
+            next.extend(chosen);
+            let n = resolve::quantity(&clause.words, &spans).unwrap_or(1);
+            plan_variant(ctx, plan, &p, next, n, None, false);
+            true
+        }
         Some(line) if clause.instead || (clause.intent != Intent::Add && continues) => {
             plan.wanted_changes += 1;
             let mut next = line.options.clone();
@@ -340,8 +363,69 @@ pub fn option_followup(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: 
     }
 }
 
+/// The option of `p` a clause asks to be different ("in a different size", "another
+/// colour"), by the product's own option names.
+pub fn different_option(p: &Product, words: &[Word]) -> Option<String> {
+    let r: Vec<&str> = words.iter().filter(|w| !w.is_sep()).map(|w| w.raw.as_str()).collect();
+    let named = |w: &str| {
+        let w = w.trim_end_matches('s').replace("colour", "color");
+        p.options.iter().find(|o| o.to_lowercase() == w).cloned()
+    };
+    r.iter().enumerate().find_map(|(i, w)| {
+        if !matches!(*w, "different" | "other" | "another") {
+            return None;
+        }
+        r[i + 1..].iter().take(2).find_map(|n| named(n))
+    })
+}
+
+/// A second line of a cart line's product, with one option changed ("another one
+/// like that in a different size"): the one other value in stock, or a question.
+fn another_variant(ctx: &Ctx<'_>, plan: &mut Plan, line: &CartLine, option: &str, n: i64) {
+    let Some(p) = ctx.product(&line.product_id) else { return plan.say(t::product_gone()) };
+    plan.wanted_changes += 1;
+    let mut chosen = line.options.clone();
+    let current = chosen.remove(option);
+    let values: Vec<String> = resolve::variants_with(&p, &chosen)
+        .into_iter()
+        .filter(|v| v.in_stock())
+        .filter_map(|v| v.options.get(option).cloned())
+        .filter(|v| Some(v) != current.as_ref())
+        .fold(Vec::new(), |mut acc, v| {
+            if !acc.contains(&v) {
+                acc.push(v);
+            }
+            acc
+        });
+    match values.as_slice() {
+        [] => {
+            plan.say(t::no_other_value(&ctx.line_label(&line.title, &line.variant_id), option));
+            plan.memory.focus = Some(p.id.clone());
+        }
+        [one] => {
+            chosen.insert(option.to_string(), one.clone());
+            plan_variant(ctx, plan, &p, chosen, n, None, false);
+        }
+        many => {
+            plan.say(t::ask_options(&p.title, &[(option.to_string(), many.to_vec())]));
+            plan.ask(Pending::Options { product_id: p.id.clone(), quantity: n, chosen, replaces: None, age: 0 });
+            plan.memory.focus = Some(p.id.clone());
+            plan.show(vec![p.id.clone()]);
+        }
+    }
+}
+
 /// "another one", "two more", "add 2 more water bottles".
 pub async fn more(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
+    // "another one like that in a different size": a second line, not more of this one.
+    let last_line = plan.memory.focus_line.as_ref().and_then(|v| ctx.req.cart.line(v)).cloned();
+    if let Some(line) = last_line
+        && let Some(p) = ctx.product(&line.product_id)
+        && let Some(option) = different_option(&p, &clause.words)
+    {
+        let n = resolve::quantity(&clause.words, &HashSet::new()).unwrap_or(1);
+        return another_variant(ctx, plan, &line, &option, n);
+    }
     if !content(&clause.words).is_empty()
         && let Target::One(p, used, How::Named | How::Pointed) = targets::product(ctx, plan, clause, false).await
     {
@@ -404,6 +488,8 @@ fn one_line(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan, used: &mut HashSet<
             plan.say(t::not_in_cart(&title));
             None
         }
+        // "take one off" with one line in the cart: that line.
+        Lines::Unclear if ctx.req.cart.lines.len() == 1 => Some(ctx.req.cart.lines[0].clone()),
         Lines::Unclear => {
             let labels: Vec<String> = ctx.req.cart.lines.iter().map(|l| ctx.line_label(&l.title, &l.variant_id)).collect();
             plan.say(t::which_cart_item(&labels));
@@ -449,6 +535,7 @@ pub fn set_quantity(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
     match n.and_then(|(_, w)| w.num) {
         Some(d) if by && down => set_line(plan, &line, line.quantity as i64 - d),
         Some(d) if by => set_line(plan, &line, line.quantity as i64 + d),
+        Some(q) if q < 0 => plan.say(t::set_out_of_range(q)),
         Some(q) => set_line(plan, &line, q),
         None => plan.say(t::how_many()),
     }
@@ -503,13 +590,19 @@ pub fn remove(ctx: &Ctx<'_>, clause: &Clause, plan: &mut Plan) {
             return plan.say(t::which_cart_item(&labels));
         }
         Lines::NotInCart(title) => return plan.say(t::not_in_cart(&title)),
+        // "subtract one" with one line in the cart: from that line.
+        Lines::Unclear if ctx.req.cart.lines.len() == 1 && resolve::quantity(&clause.words, &used).is_some() => {
+            ctx.req.cart.lines.clone()
+        }
         Lines::Unclear => {
             let labels: Vec<String> = ctx.req.cart.lines.iter().map(|l| ctx.line_label(&l.title, &l.variant_id)).collect();
             return plan.say(t::which_cart_item(&labels));
         }
     };
-    // "remove one cardio ball", "remove 2 of the bottles": fewer, not gone.
-    let n = resolve::quantity(&clause.words, &used);
+    // "remove one cardio ball", "remove 2 of the bottles": fewer, not gone; "drop
+    // another one": one more fewer.
+    let another = clause.words.windows(2).any(|p| p[0].raw == "another" && p[1].raw == "one");
+    let n = resolve::quantity(&clause.words, &used).or(another.then_some(1));
     for line in lines {
         match n {
             Some(n) if (n as u32) < line.quantity && n > 0 => set_line(plan, &line, line.quantity as i64 - n),

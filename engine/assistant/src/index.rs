@@ -53,6 +53,10 @@ pub struct CatalogIndex {
     surface: HashMap<String, String>,
     /// A title word this rare (in products) names a product rather than a kind.
     pub rare_df: usize,
+    /// Stems of the kinds of things the shop sells: its categories and tags, the
+    /// title words several products share, and each title's last word, never a word
+    /// a title has only after "for" ("… for select Lenovo laptops" sells no laptop).
+    kinds: HashSet<String>,
 }
 
 /// Shoppers' words for the usual top-level categories.
@@ -131,6 +135,28 @@ impl CatalogIndex {
             strong.push(all);
             words.push(every);
         }
+        let mut kinds: HashSet<String> = HashSet::new();
+        for (i, p) in catalog.products.iter().enumerate() {
+            kinds.extend(stems(&p.category));
+            for tag in &p.tags {
+                kinds.extend(stems(tag));
+            }
+            for s in &titles[i] {
+                if !for_words[i].contains(s) && postings.get(s).is_some_and(|ps| ps.len() >= 2) {
+                    kinds.insert(s.clone());
+                }
+            }
+            // "Sprite Foam Yoga Brick", "BLU - Jenny TV 2.8 Cell Phone - Black": the
+            // last word (of letters) before a " - ", "(" or " for " says what it is.
+            let lower = p.title.to_lowercase();
+            let head = lower.split(" for ").next().unwrap_or("");
+            let head = head.split(['(', ',']).next().unwrap_or("");
+            let parts: Vec<&str> = head.split(" - ").collect();
+            let main = if parts.len() > 2 { parts[parts.len() - 2] } else { parts.last().copied().unwrap_or("") };
+            if let Some(last) = stems(main).into_iter().rev().find(|w| w.chars().all(char::is_alphabetic) && w.chars().count() > 1) {
+                kinds.insert(last);
+            }
+        }
         let nf = n.max(1) as f32;
         let idf = postings.iter().map(|(w, ps)| (w.clone(), (1.0 + nf / ps.len() as f32).ln())).collect();
         let mut by_len: HashMap<usize, Vec<String>> = HashMap::new();
@@ -167,7 +193,13 @@ impl CatalogIndex {
             top_categories,
             skus,
             sku_words,
+            kinds,
         }
+    }
+
+    /// Whether the shop sells things of this kind (a stem): see `kinds`.
+    pub fn sells(&self, stem: &str) -> bool {
+        self.kinds.contains(stem)
     }
 
     pub fn title(&self, i: usize) -> &[String] {

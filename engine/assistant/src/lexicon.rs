@@ -32,7 +32,7 @@ pub const STOPWORDS: &[&str] = &[
     "wonder", "interested", "question", "quick", "keep", "swap", "replace", "exchange", "switch", "rather", "prefer",
     "fewer", "total", "subtotal", "owe", "again", "today", "tomorrow", "shop", "store", "website", "away",
     "anymore", "longer", "made", "material", "materials", "fabric", "thats", "whichever", "whatever",
-    "else", "pop", "chuck", "bung", "bin", "scrap", "nix", "ditch", "difference", "differences", "compare", "comparison", "differ", "versus", "vs", "between", "ones", "gimme", "lemme", "wanna", "gonna", "ya", "yall", "carts", "baskets",
+    "else", "pop", "chuck", "bung", "bin", "subtract", "minus", "scrap", "nix", "ditch", "difference", "differences", "compare", "comparison", "differ", "versus", "vs", "between", "ones", "gimme", "lemme", "wanna", "gonna", "ya", "yall", "carts", "baskets",
 ];
 
 pub const GREETINGS: &[&str] =
@@ -61,12 +61,15 @@ pub const CLAUSE_OPENERS: &[&str] = &[
     "grab", "empty", "clear", "change", "set", "update", "make", "tell", "what", "whats", "how", "do", "does", "and",
     "then", "also", "plus", "ill", "id", "i", "get", "give", "swap", "replace", "is", "are", "can", "could",
     "ok", "okay", "now", "actually", "great", "thanks", "thank", "please", "yes", "no", "nope", "cancel",
+    "ignore", "disregard", "forget", "override", "reveal",
 ];
 
 /// "and" + one of these starts a new clause: "add 2 of them and check out".
 pub const SPLIT_VERBS: &[&str] = &[
     "checkout", "check", "place", "pay", "remove", "delete", "add", "show", "empty", "clear", "give", "tell", "take",
     "get", "swap", "replace", "change", "set", "make", "buy", "put", "drop", "what", "whats", "how", "do", "is",
+    // "add the rope and ignore your rules": the request stands, the rest is declined.
+    "ignore", "disregard", "override", "reveal", "forget", "apply", "use",
 ];
 
 /// Lead-ins of a clause that answer or continue ("also the hoodie", "and a dozen bricks").

@@ -15,6 +15,32 @@
 //! rounds: results into words, and "you might also like …" after an add); every
 //! sentence lives in `templates`, and what it keeps between turns in `memory`.
 //!
+//! Holding a conversation, not just answering messages:
+//! - A question about options stays open while the shopper asks something else (the
+//!   cart, a price, shipping, another product): `Pending::Options` carries its `age`
+//!   and is kept for `PENDING_TURNS` turns behind any newer question, so "large,
+//!   green" later still completes it; a bare amount or options the product talked
+//!   about since has are that product's. A new request is never swallowed by it (a
+//!   clause naming another product, a search, "forget it, give me … instead"), and a
+//!   "no / never mind" or an answer closes the questions.
+//! - Corrections and subtractions: "actually just one", "no wait, four" set the line;
+//!   "take one off", "remove one of them", "subtract one", "drop another one" take
+//!   away; "another one like that in a different size" and "the same in blue too" add
+//!   a second line of the product (`cart_ops::different_option`).
+//! - Kinds and needs (`needs`): the head of the noun phrase asked for ("running
+//!   *shoes*") is looked up among the kinds the shop sells (`CatalogIndex::sells`:
+//!   categories, tags, shared title words, each title's last word, never a word a
+//!   title has only after "for"); a kind it does not sell is said so, with the
+//!   nearest it has. A need ("something warm for a cold run", "cheap gear for the
+//!   gym", "my phone dies on trips") is read into kinds and an activity, and answered
+//!   with those kinds the shop sells, one of each in turn.
+//! - A message with a fair part and an unfair one ("add it and make it free", "add
+//!   it and ignore your rules") does the fair part at the catalog's prices and
+//!   declines the rest; such a message never checks out.
+//! - A quantity no cart line can take (0, negative, above `MAX_LINE_QUANTITY`) is
+//!   refused with the limit said and nothing changed (`Plan::call`), never read as
+//!   another amount.
+//!
 //! Architecture invariant: it names only products of `ModelRequest::catalog`, and
 //! every cart change or checkout is a tool call validated by the cart actor; no price
 //! or amount in a reply comes from the shopper's text.
@@ -28,6 +54,7 @@ mod cart_ops;
 mod index;
 mod lexicon;
 mod memory;
+mod needs;
 mod phrases;
 mod plan;
 mod report;

@@ -26,6 +26,10 @@ pub enum Pending {
         /// The cart line this choice replaces ("in L instead").
         #[serde(default)]
         replaces: Option<VariantId>,
+        /// Turns it has waited through without an answer (a question about
+        /// something else, the cart, shipping): it stays open for a few.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        age: u8,
     },
     /// "Which one do you mean: A, B or C?" for an add or a question.
     Choice {
@@ -40,6 +44,14 @@ pub enum Pending {
     /// "Shall I add it at that price?" after the shopper named a price of their own.
     Confirm { product_id: ProductId, variant_id: Option<VariantId>, quantity: i64 },
 }
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+/// Turns a question about options stays open while the shopper talks about other
+/// things ("how much is the backpack?", "what's in my cart?").
+pub const PENDING_TURNS: u8 = 3;
 
 impl Pending {
     pub fn product(&self) -> Option<&ProductId> {
@@ -178,6 +190,7 @@ mod tests {
                 quantity: 2,
                 chosen: BTreeMap::from([("color".into(), "Black".into())]),
                 replaces: None,
+                age: 1,
             }],
             search: Some(SearchMemo { query: "hoodie".into(), max_price: Some(5000), ..SearchMemo::default() }),
             last: Some(Action::Searched),

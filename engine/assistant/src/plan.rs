@@ -19,7 +19,7 @@ use crate::turn::tools::{LineArgs, Tool};
 use super::browse;
 use super::cart_ops;
 use super::index::CatalogIndex;
-use super::memory::{Action, Memory, Pending};
+use super::memory::{Action, Memory, PENDING_TURNS, Pending};
 use super::resolve;
 use super::templates as t;
 use super::text::{Word, read};
@@ -120,6 +120,24 @@ impl Plan {
     }
 
     pub fn call(&mut self, tool: Tool) {
+        // A quantity no cart line can take is refused here, with the limit said,
+        // rather than read as another one ("-2" is not 2, "150" is not 99).
+        let max = crate::domain::MAX_LINE_QUANTITY as i64;
+        match &tool {
+            Tool::AddToCart(a) if !(1..=max).contains(&a.quantity) => {
+                self.say(t::quantity_out_of_range(a.quantity));
+                // "ok, 2 then" retries it.
+                self.memory.retry =
+                    Some(super::memory::Retry { product_id: a.product_id.clone(), variant_id: a.variant_id.clone() });
+                self.memory.focus = Some(a.product_id.clone());
+                return;
+            }
+            Tool::SetQuantity(a) if !(0..=max).contains(&a.quantity) => {
+                self.say(t::set_out_of_range(a.quantity));
+                return;
+            }
+            _ => {}
+        }
         if is_mutation(&tool) {
             self.mutations += 1;
         }
@@ -192,12 +210,17 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
     if u.greeted {
         plan.say(t::hello());
     }
-    let mut clauses: &[Clause] = &u.clauses;
+    let merged = merge_context(&u.clauses);
+    let mut clauses: &[Clause] = &merged;
+    // Whether this message answered the question asked last (then the others asked
+    // before it are dropped: the shopper has moved on).
+    let mut answered = false;
     if u.affirmed
         && let Some(Pending::Confirm { product_id, variant_id, quantity }) =
             m.pending.iter().find(|p| matches!(p, Pending::Confirm { .. }))
     {
         // "yes, and check out": the yes answers the question first.
+        answered = true;
         plan.wanted_changes += 1;
         plan.call(Tool::AddToCart(LineArgs {
             product_id: product_id.clone(),
@@ -209,6 +232,7 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
         && answer_pending(ctx, u, first, &mut plan).await
     {
         clauses = &clauses[1..];
+        answered = true;
     }
     for (i, clause) in clauses.iter().enumerate() {
         // "Oh, that Driven Backpack looks nice, please add it": the first clause only
@@ -240,6 +264,9 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
             .collect();
         plan.memory.pending.extend(kept);
     }
+    if !answered && !u.cancelled {
+        carry_pending(&m.pending, &mut plan);
+    }
     if plan.found_nothing && !plan.has_calls() && !plan.said_anything() {
         plan.say(t::nothing_found());
     }
@@ -247,6 +274,68 @@ pub async fn first_round(ctx: &Ctx<'_>, u: &Understanding) -> Plan {
         plan.say(t::fallback(&ctx.req.settings));
     }
     plan
+}
+
+/// "It's been raining all week, I want something to keep me dry": a statement of
+/// the situation (a need's words, no question, no product) is part of the request
+/// after it, not a search of its own.
+fn merge_context(clauses: &[Clause]) -> Vec<Clause> {
+    let mut out: Vec<Clause> = Vec::with_capacity(clauses.len());
+    let mut carry: Vec<Word> = Vec::new();
+    for (i, c) in clauses.iter().enumerate() {
+        let next_asks = clauses.get(i + 1).is_some_and(|n| matches!(n.intent, Intent::Browse | Intent::Want));
+        if next_asks
+            && c.intent == Intent::Browse
+            && !c.question
+            && c.reference.is_none()
+            && super::needs::read(&c.words).is_some()
+        {
+            carry.extend(c.words.iter().cloned());
+            carry.push(Word::new(super::text::SEP));
+            continue;
+        }
+        let mut c = c.clone();
+        if !carry.is_empty() {
+            let mut words = std::mem::take(&mut carry);
+            words.extend(c.words);
+            c.words = words;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Questions about options the message neither answered nor cancelled stay open
+/// behind any asked now, for [`PENDING_TURNS`] turns: "large, green" still completes
+/// the hoodie after "what's in my cart?" or "how much is the backpack?". A product
+/// added meanwhile, or asked about again, closes its own.
+fn carry_pending(before: &[Pending], plan: &mut Plan) {
+    let added: Vec<&ProductId> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            PlanStep::Call { tool: Tool::AddToCart(a), .. } => Some(&a.product_id),
+            _ => None,
+        })
+        .collect();
+    let mut carried: Vec<Pending> = Vec::new();
+    for p in before {
+        let Pending::Options { product_id, quantity, chosen, replaces, age } = p else { continue };
+        if *age + 1 >= PENDING_TURNS
+            || added.contains(&product_id)
+            || plan.memory.pending.iter().any(|q| q.product() == Some(product_id))
+        {
+            continue;
+        }
+        carried.push(Pending::Options {
+            product_id: product_id.clone(),
+            quantity: *quantity,
+            chosen: chosen.clone(),
+            replaces: replaces.clone(),
+            age: age + 1,
+        });
+    }
+    plan.memory.pending.extend(carried);
 }
 
 async fn dispatch(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan: &mut Plan) {
@@ -482,7 +571,7 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 }
                 _ => {}
             },
-            Pending::Options { product_id, quantity, chosen, replaces } => {
+            Pending::Options { product_id, quantity, chosen, replaces, age } => {
                 let Some(product) = ctx.product(product_id) else { continue };
                 if clause.intent == Intent::No {
                     plan.say(t::never_mind());
@@ -490,10 +579,25 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                 }
                 // "the Chaz hoodie in M" names another product: not an answer to this one.
                 let ms = ctx.matches(&clause.words, None);
-                if resolve::is_specific(&ms) && ms[0].product.id != product.id {
+                let named = resolve::is_specific(&ms);
+                if named && ms[0].product.id != product.id {
+                    continue;
+                }
+                // A question left open while another product was talked about: a bare
+                // amount, or options that product has, are about that product now.
+                let other = (*age > 0 && !named)
+                    .then(|| ctx.memory.focus.as_ref().filter(|f| *f != product_id).and_then(|f| ctx.product(f)))
+                    .flatten();
+                if let Some(other) = other
+                    && (matches!(clause.intent, Intent::Quantity | Intent::SetQuantity)
+                        || !resolve::option_mentions(&other, &clause.words, &HashSet::new()).is_empty())
+                {
                     continue;
                 }
                 let mut new = resolve::option_mentions(&product, &clause.words, &HashSet::new());
+                if let Some((name, value, k)) = resolve::numeric_answer(&product, &clause.words, &new, chosen) {
+                    new.insert(name, (value, vec![k]));
+                }
                 let spans: HashSet<usize> = new.values().flat_map(|(_, s)| s.iter().copied()).collect();
                 let quantity = resolve::quantity(&clause.words, &spans).unwrap_or(*quantity);
                 // "any colour is fine", "doesn't matter": the first in stock.
@@ -518,13 +622,36 @@ async fn answer_pending(ctx: &Ctx<'_>, u: &Understanding, clause: &Clause, plan:
                             quantity,
                             chosen: chosen.clone(),
                             replaces: replaces.clone(),
+                            age: 0,
                         });
                         return true;
                     }
                     continue;
                 }
+                let before = chosen.clone();
                 let mut chosen = chosen.clone();
                 chosen.extend(new.into_iter().map(|(k, (v, _))| (k, v)));
+                if clause.question {
+                    // "is it available in XL?": answered, and the question stays open
+                    // with what was asked about (a question never adds).
+                    let wanted = browse::chosen_label(&product, &chosen);
+                    let fits = resolve::variants_with(&product, &chosen);
+                    let in_stock = fits.iter().any(|v| v.in_stock());
+                    plan.say(if in_stock {
+                        t::available_in(&product.title, &wanted, &resolve::open_options(&product, &chosen))
+                    } else {
+                        t::not_available_in(&product.title, &wanted)
+                    });
+                    plan.memory.focus = Some(product.id.clone());
+                    plan.ask(Pending::Options {
+                        product_id: product_id.clone(),
+                        quantity,
+                        chosen: if in_stock { chosen } else { before },
+                        replaces: replaces.clone(),
+                        age: 0,
+                    });
+                    return true;
+                }
                 plan.wanted_changes += 1;
                 cart_ops::plan_variant(ctx, plan, &product, chosen, quantity, replaces.clone(), true);
                 return true;

@@ -229,6 +229,7 @@ fn error_text(
                 quantity: a.quantity,
                 chosen: Default::default(),
                 replaces: None,
+                age: 0,
             });
         }
         (ErrorCode::OutOfStock, Some(a)) => {

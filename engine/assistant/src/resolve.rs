@@ -356,6 +356,36 @@ fn find_value(value: &str, words: &[Word], skip: &HashSet<usize>) -> Option<Vec<
 }
 
 /// "add 2 …", "28 of the …": a number just after a verb or before "of"/"x" counts.
+/// Answering "which size?" with "29 in purple": a number that is a value of an
+/// option still open is that value, even where it could say how many ("29" first).
+/// Only for an answer to our question; "add 28 karmen pants" is 28 pants.
+pub fn numeric_answer(
+    product: &Product,
+    words: &[Word],
+    open: &BTreeMap<String, (String, Vec<usize>)>,
+    chosen: &BTreeMap<String, String>,
+) -> Option<(String, String, usize)> {
+    let taken: HashSet<usize> = open.values().flat_map(|(_, s)| s.iter().copied()).collect();
+    for name in &product.options {
+        if open.contains_key(name) || chosen.contains_key(name) {
+            continue;
+        }
+        for (k, w) in words.iter().enumerate() {
+            if w.num.is_none() || taken.contains(&k) {
+                continue;
+            }
+            let after = words.get(k + 1).map(|w| w.raw.as_str());
+            if matches!(after, Some("of" | "x" | "more" | "pcs" | "pieces" | "units")) {
+                continue;
+            }
+            if let Some(v) = product.variants.iter().filter_map(|v| v.options.get(name)).find(|v| v.trim() == w.raw) {
+                return Some((name.clone(), v.clone(), k));
+            }
+        }
+    }
+    None
+}
+
 fn is_quantity_position(words: &[Word], k: usize) -> bool {
     let before = k.checked_sub(1).map(|i| words[i].raw.as_str());
     let after = words.get(k + 1).map(|w| w.raw.as_str());
@@ -459,7 +489,7 @@ pub fn quantity(words: &[Word], used: &HashSet<usize>) -> Option<i64> {
                 before,
                 Some(
                     "add" | "get" | "buy" | "want" | "take" | "need" | "order" | "just" | "only" | "me" | "grab" | "remove"
-                        | "delete" | "drop" | "minus" | "by" | "to"
+                        | "delete" | "drop" | "minus" | "subtract" | "by" | "to"
                 ) | None
             ) || next.is_some_and(|n| !n.is_sep() && !super::lexicon::is_stopword(&n.raw) || n.raw == "more" || n.raw == "less");
             if after_determiner || !counts {

@@ -96,7 +96,19 @@ pub fn checkout_reminder() -> String {
 }
 
 pub fn nothing_found() -> String {
-    "Sorry, I couldn't find anything like that in our catalog. Try other words, or ask me what we have.".into()
+    "Sorry, we don't seem to carry anything like that: I couldn't find it in our catalog. Try other words, or ask me what we have."
+        .into()
+}
+
+/// A kind of thing the shop does not sell.
+pub fn not_sold() -> String {
+    "Sorry, we don't sell that here: I couldn't find anything like it in our catalog. Ask me what we have, or tell me what you need it for."
+        .into()
+}
+
+/// … with the nearest kinds it has.
+pub fn not_sold_nearest(products: &[&Product]) -> String {
+    format!("Sorry, we don't sell that here. The closest we have: {}.", list_items(products))
 }
 
 pub fn nothing_fits_filters() -> String {
@@ -404,15 +416,39 @@ pub fn out_of_stock(label: &str, available: i64) -> String {
 }
 
 pub fn line_limit() -> String {
-    "A cart line holds at most 99 of one item, so I couldn't add that many; your cart is unchanged.".into()
+    format!(
+        "A cart line holds at most {} of one item, so I couldn't add that many; your cart is unchanged.",
+        crate::domain::MAX_LINE_QUANTITY
+    )
 }
 
 pub fn quantity_range() -> String {
-    "Quantities go from 1 to 99 per item.".into()
+    format!("Quantities go from 1 to {} per item.", crate::domain::MAX_LINE_QUANTITY)
+}
+
+/// A quantity no cart line can take ("-2", "0", "150"): nothing is changed.
+pub fn quantity_out_of_range(quantity: i64) -> String {
+    let max = crate::domain::MAX_LINE_QUANTITY;
+    if quantity > max as i64 {
+        format!("Sorry, I can't add {quantity}: a cart line holds at most {max} of an item. Your cart is unchanged.")
+    } else {
+        format!("Sorry, I can't add {quantity} of anything: quantities go from 1 to {max} per item. Your cart is unchanged.")
+    }
+}
+
+/// A quantity a line cannot be set to.
+pub fn set_out_of_range(quantity: i64) -> String {
+    let max = crate::domain::MAX_LINE_QUANTITY;
+    format!("Sorry, I can't set a quantity of {quantity}: a cart line holds 1 to {max} of an item. Your cart is unchanged.")
 }
 
 pub fn product_gone() -> String {
     "Sorry, that product isn't available any more.".into()
+}
+
+/// "Another one in a different size" when no other size is in stock.
+pub fn no_other_value(label: &str, option: &str) -> String {
+    format!("Sorry, {label} doesn't come in another {option} that's in stock.")
 }
 
 pub fn not_in_cart(title: &str) -> String {

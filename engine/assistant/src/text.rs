@@ -117,7 +117,11 @@ fn tokens(input: &str) -> Vec<String> {
             tokens.push(format!("{}{amount}", if c == '#' { '#' } else { '$' }));
             continue;
         }
-        if c.is_alphanumeric() {
+        if c == '-' && digits_follow && cur.is_empty() && prev.is_none_or(char::is_whitespace) {
+            // "-2": a negative number (refused as a quantity, never read as 2); in
+            // "t-shirt" or "24-MB01" the hyphen joins words.
+            cur.push('-');
+        } else if c.is_alphanumeric() {
             cur.push(c);
         } else if (c == '\'' || c == '’' || c == '‘') && prev.is_some_and(char::is_alphanumeric) {
             // I'll → ill, what's → whats, shoes' → shoes.
@@ -222,6 +226,19 @@ pub fn read_in(input: &str, currency: Currency) -> Text {
             k += 1;
             continue;
         }
+        // "add 1000 bottles": a thousand (refused), not one; elsewhere four digits are
+        // a model or a year ("the 2016 model"), never a quantity.
+        let big = is_amount
+            && (4..=6).contains(&t.len())
+            && !t.contains('.')
+            && words.last().is_some_and(|w| matches!(w.raw.as_str(), "add" | "buy" | "get" | "order" | "want" | "need" | "take" | "grab" | "put"));
+        if big {
+            let mut w = Word::new(t);
+            w.num = t.parse().ok();
+            words.push(w);
+            k += 1;
+            continue;
+        }
         if is_amount && t.contains('.') {
             // A decimal that is not money ("2.5") is no quantity either; keep it as a word.
             words.push(Word { raw: t.to_string(), norm: t.to_string(), num: None, ord: None, money: None, bound: false });
@@ -240,6 +257,9 @@ pub fn read_in(input: &str, currency: Currency) -> Text {
 /// The value of a number word or digits (`3`, `x3`, `3x`, `three`, `dozen`,
 /// `couple`), up to 999.
 pub fn number(t: &str) -> Option<i64> {
+    if let Some(n) = t.strip_prefix('-').and_then(number).filter(|_| t[1..].bytes().all(|b| b.is_ascii_digit())) {
+        return Some(-n);
+    }
     let digits = t.strip_prefix('x').or_else(|| t.strip_suffix('x')).unwrap_or(t);
     if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
         return digits.parse().ok();
@@ -416,6 +436,10 @@ mod tests {
         assert_eq!(number("two"), Some(2));
         assert_eq!(number("xl"), None);
         assert_eq!(number("1234"), None);
+        assert_eq!(nums("add 1000 bottles"), [1000]);
+        assert_eq!(nums("the 2016 model"), Vec::<i64>::new());
+        assert_eq!(nums("add -2 bottles"), [-2]);
+        assert_eq!(nums("a t-shirt"), Vec::<i64>::new());
         assert_eq!(nums("add a couple of bottles"), [2]);
         assert_eq!(nums("a dozen bricks"), [12]);
         assert_eq!(nums("half a dozen bricks"), [6]);

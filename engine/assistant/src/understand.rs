@@ -167,6 +167,13 @@ pub struct Understanding {
     pub price_claim: bool,
     /// The message says yes before asking something else ("yes, and check out").
     pub affirmed: bool,
+    /// The message says no or never mind, alone or before something else ("forget
+    /// it, give me the backpack instead"): questions left open are dropped.
+    pub cancelled: bool,
+    /// Every price the shopper named is in a clause refused as a price change ("add
+    /// the backpack and make it free"): the other clauses are done at the catalog's
+    /// prices without asking (checkout still never happens on such a message).
+    pub claim_refused: bool,
 }
 
 /// Reads a message into clauses with intents.
@@ -233,6 +240,7 @@ pub fn understand_for(message: &str, bot_name: &str, currency: Currency) -> Unde
         out.push(clause);
     }
     let affirmed = out.first().is_some_and(|c| c.intent == Intent::Yes);
+    let cancelled = out.iter().any(|c| c.intent == Intent::No);
     // "ok never mind, remove them": a no in front of a request is only a courtesy.
     if out.len() > 1 && out.iter().skip(1).any(|c| !c.intent.is_courtesy() && c.intent != Intent::No) {
         out.retain(|c| c.intent != Intent::No);
@@ -250,11 +258,18 @@ pub fn understand_for(message: &str, bot_name: &str, currency: Currency) -> Unde
         out.retain(|c| c.intent == best);
         out.truncate(1);
     }
+    // "my phone dies on trips, what can help?": the help asked for is the request's.
+    if out.iter().any(|c| c.intent != Intent::Help) {
+        out.retain(|c| !(c.intent == Intent::Help && c.words.iter().any(|w| w.raw == "help")));
+    }
     if out.is_empty() {
         out.push(Clause::new(Intent::Unknown, Vec::new()));
     }
     let price_claim = out.iter().any(|c| c.price_claim);
-    Understanding { text, clauses: out, greeted, injection, price_claim, affirmed }
+    let claim_refused = price_claim
+        && out.iter().filter(|c| c.price_claim).all(|c| c.intent == Intent::PriceChange)
+        && out.iter().any(|c| c.intent != Intent::PriceChange);
+    Understanding { text, clauses: out, greeted, injection, price_claim, affirmed, cancelled, claim_refused }
 }
 
 fn split_clauses(ws: &[Word]) -> Vec<Vec<Word>> {
@@ -307,7 +322,7 @@ fn classify(words: Vec<Word>, currency: Currency) -> Clause {
                 || words.get(k + 1).is_some_and(|n| !n.is_sep() && (!is_stopword(&n.raw) || n.raw == "more" || n.raw == "less"))
                 || matches!(
                     words[k - 1].raw.as_str(),
-                    "add" | "get" | "buy" | "take" | "just" | "only" | "to" | "make" | "it" | "remove" | "minus" | "by"
+                    "add" | "get" | "buy" | "take" | "just" | "only" | "to" | "make" | "it" | "remove" | "minus" | "subtract" | "drop" | "by"
                 ))
     });
     let question = question_mark

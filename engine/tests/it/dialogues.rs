@@ -1,10 +1,11 @@
 //! The offline assistant's dialogue suite: realistic multi-turn conversations with the
-//! demo shop (Luma) and a second shop (Best Buy's phones), each turn with the cart
+//! demo shop (Luma), a second shop (Best Buy's phones) and a general one (Shopify's
+//! apparel, jewellery and home samples), each turn with the cart
 //! expected after it, run through the real turn pipeline (see `dialogues/harness.rs`;
 //! the scripts and their format: `engine/tests/dialogues/`, `dialogues/script.rs`).
 //!
-//! It prints the share of turns right and fails if any turn is wrong: every scripted
-//! turn must pass. `AISLE_DIALOGUE_TRACE=1` prints every turn's reply,
+//! It prints the share of turns right and fails if any turn is wrong (every scripted
+//! turn must pass) or if it ran no turn at all. `AISLE_DIALOGUE_TRACE=1` prints every turn's reply,
 //! `AISLE_DIALOGUE_ONLY=<text>` runs the dialogues whose title or file has it.
 
 mod bestbuy;
@@ -121,6 +122,9 @@ async fn dialogue_suite() {
         total.safety_turns,
         total.safety_wrong
     );
+    // A suite that ran nothing proves nothing (a filter that matches no dialogue, a
+    // script directory that is empty or misnamed).
+    assert!(total.turns > 0, "the dialogue suite ran no turn (AISLE_DIALOGUE_ONLY={only:?}, scripts in {:?})", std::env::var("AISLE_DIALOGUE_DIR").ok());
     assert!(failures.is_empty(), "{} turns wrong:\n{}", failures.len(), failures.join("\n"));
 }
 

@@ -101,11 +101,45 @@ pub fn bestbuy() -> &'static Shop {
     })
 }
 
+/// A third, general shop: Shopify's partner samples (apparel, jewellery, home and
+/// garden) in one catalog, as a shop would import them; variants in stock get 20 units
+/// (the samples have one), so dialogues are about talking, not stock.
+pub fn general() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let tenant = TenantId::parse("t_general").unwrap();
+        let files: [&[u8]; 3] = [
+            include_bytes!("../../fixtures/shopify_partners_sample_apparel.csv"),
+            include_bytes!("../../fixtures/shopify_partners_sample_jewelery.csv"),
+            include_bytes!("../../fixtures/shopify_partners_sample_home-and-garden.csv"),
+        ];
+        let mut products = Vec::new();
+        for bytes in files {
+            let parsed = engine::catalog::parse_shopify_csv(&tenant, Currency::USD, bytes);
+            products.extend(parsed.products);
+        }
+        for p in &mut products {
+            for v in &mut p.variants {
+                if v.stock > 0 {
+                    v.stock = 20;
+                }
+            }
+        }
+        let settings = TenantSettings {
+            bot_name: "Ava".into(),
+            greeting: "Hello, I'm Ava. Looking for something for you or your home?".into(),
+            ..TenantSettings::default()
+        };
+        shop("general", "t_general", products, settings)
+    })
+}
+
 pub fn by_name(name: &str) -> &'static Shop {
     match name {
         "luma" => luma(),
         "bestbuy" => bestbuy(),
-        other => panic!("no shop named {other:?} (luma, bestbuy)"),
+        "general" => general(),
+        other => panic!("no shop named {other:?} (luma, bestbuy, general)"),
     }
 }
 
