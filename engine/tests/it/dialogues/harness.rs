@@ -23,7 +23,7 @@ use engine::ports::store::TenantSettings;
 use engine::retrieval::KeywordIndex;
 use engine::turn::{DialogueState, TurnEffects, TurnInput, run_turn};
 
-use super::bestbuy;
+use super::{bestbuy, heldout};
 
 /// One tenant's shop: its catalog, its retrieval and its settings.
 pub struct Shop {
@@ -90,11 +90,27 @@ pub fn bestbuy() -> &'static Shop {
     })
 }
 
+/// The held-out shop: clothes, jewellery and home-and-garden goods from the Shopify
+/// Partners sample exports, never used to tune the assistant (see `heldout.rs`).
+pub fn heldout() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let tenant = TenantId::parse("t_heldout").unwrap();
+        let settings = TenantSettings {
+            bot_name: "Marlow".into(),
+            greeting: "Hello! I'm Marlow from Marlow & Finch: clothes, jewellery, and things for your home and garden. What can I find for you?".into(),
+            ..TenantSettings::default()
+        };
+        shop("heldout", "t_heldout", heldout::catalog(&tenant), settings)
+    })
+}
+
 pub fn by_name(name: &str) -> &'static Shop {
     match name {
         "luma" => luma(),
         "bestbuy" => bestbuy(),
-        other => panic!("no shop named {other:?} (luma, bestbuy)"),
+        "heldout" => heldout(),
+        other => panic!("no shop named {other:?} (luma, bestbuy, heldout)"),
     }
 }
 
