@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::carts::{CartFailure, CartOp, CartOutcome};
-use engine::domain::{CommandId, ConversationId, TenantId};
+use engine::domain::{Cart, CommandId, ConversationId, TenantId};
 use engine::events::{ErrorCode, Event, SeqEvent};
 use engine::ports::llm::ChatMessage;
 use engine::ports::store::{Role, TenantSettings, TranscriptMessage};
@@ -21,7 +21,7 @@ use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::Services;
-use crate::cart::{CartActor, CartArgs, CartMsg};
+use crate::cart::{CartActor, CartArgs, CartMsg, Mode};
 use crate::event_log::{Attached, EventLog, LOG_CAPACITY, LogCmd, Pending, SocketId};
 use crate::outbox::{OutboxSender, SocketProbe};
 use crate::tenant::TenantMsg;
@@ -30,7 +30,7 @@ use crate::tenant::TenantMsg;
 const HISTORY: usize = 20;
 /// Shopper messages that may wait behind a running turn; more are refused.
 const MAX_QUEUED_MESSAGES: usize = 8;
-/// Acknowledged cart commands not yet applied; more are refused (`rate_limited`).
+/// Cart commands taken and not yet answered; more are refused (`rate_limited`).
 pub const MAX_INFLIGHT_CART: usize = 64;
 /// Room kept in the log's channel for the events of work already accepted: a new
 /// command is refused when less than this is free.
@@ -65,10 +65,24 @@ pub enum ConvMsg {
     LookedUp { socket: SocketId, command: Command, ack: Result<Option<i64>, ()> },
     /// A frame of this conversation that was refused before it became a command.
     Reject { id: Option<String>, code: ErrorCode, message: String },
-    /// A cart operation is done. `stuck`: a shopper command's write could not be made
-    /// (the store did not answer); the conversation stops and is rebuilt from the
-    /// store, which applies the acknowledged command then.
-    CartDone { command: Option<CommandId>, result: Result<CartOutcome, CartFailure>, stuck: bool },
+    /// A cart operation is done. `stuck`: an acknowledged command's write could not be
+    /// made (the store did not answer); the conversation stops and is rebuilt from the
+    /// store, which applies the command then. `acked`: its `ack` is already written (a
+    /// checkout, a command redone at start); else a shopper command's `ack` goes out
+    /// now, in one write with its outcome and `save`, the cart it leaves (ARCHITECTURE.md,
+    /// "acknowledged means applied"). `applied_seq`: the cart actor's.
+    CartDone {
+        command: Option<CommandId>,
+        result: Result<CartOutcome, CartFailure>,
+        stuck: bool,
+        save: Option<Cart>,
+        acked: bool,
+        applied_seq: i64,
+    },
+    /// The cart actor is about to write the cart itself (a checkout): answered once
+    /// every event numbered before is durable, with `ack` (a shopper's checkout: its
+    /// id and the command as JSON) written and numbered first.
+    Checkpoint { ack: Option<(CommandId, Option<String>)>, reply: ractor::RpcReplyPort<Checkpointed> },
     /// The store refused the log's write: this incarnation stops (see `EventLog`).
     LogFailed,
     /// An event of the running turn.
@@ -81,6 +95,14 @@ pub enum ConvMsg {
     /// Test hook: panics inside the handler, as a bug would.
     #[cfg(feature = "test-hooks")]
     Crash,
+}
+
+/// A `ConvMsg::Checkpoint` passed: the `seq` of the `ack` it wrote, and the highest
+/// `seq` a cart written by the log has applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpointed {
+    pub ack: Option<i64>,
+    pub applied: i64,
 }
 
 /// Why a conversation could not start; the registry matches on it.
@@ -152,8 +174,12 @@ pub struct ConvState {
     /// dropped for falling behind, or never took an attach it asked for) is forgotten
     /// at the next tick, so it never keeps the conversation from resting.
     sockets: HashMap<SocketId, SocketProbe>,
-    /// Acknowledged cart commands not yet applied.
+    /// Cart commands taken and not yet answered, and their ids (a repeat of one of
+    /// them is answered by the `ack` it is waiting for).
     inflight_cart: usize,
+    inflight_ids: std::collections::HashSet<CommandId>,
+    /// The highest `seq` the cart has applied, as the log writes it.
+    applied: i64,
     /// Commands applied again at start (`pre_start`), whose outcome events are already
     /// out: their `CartDone` is skipped once.
     redone: std::collections::HashSet<CommandId>,
@@ -170,24 +196,30 @@ pub struct ConvState {
 
 impl ConvState {
     fn emit(&mut self, event: Event) -> Option<i64> {
-        self.emit_then(event, None, None, None)
+        self.emit_group(vec![(event, None, None)], None, None)
     }
 
-    /// Numbers an event and hands it to the log, which persists it and then runs
-    /// `then`. `None` when the log's channel is full: the event was not numbered.
-    fn emit_then(
+    /// Numbers events (each with the command id its `ack` answers and the command as
+    /// JSON) and hands them to the log, which persists them with `cart` in one write
+    /// and then runs `then`. Gives the first one's `seq`; `None` when the log's channel
+    /// is full: nothing was numbered.
+    fn emit_group(
         &mut self,
-        event: Event,
-        command: Option<&CommandId>,
-        body: Option<String>,
+        events: Vec<(Event, Option<&CommandId>, Option<String>)>,
+        cart: Option<Cart>,
         then: Option<crate::event_log::AfterPersist>,
     ) -> Option<i64> {
-        let seq = self.next_seq;
-        let pending: Pending = (SeqEvent { seq, event }, command.map(|c| c.as_str().to_string()), body);
-        match self.log.try_send(LogCmd::Append(vec![pending], then)) {
+        let first = self.next_seq;
+        let pending: Vec<Pending> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, (event, command, body))| (SeqEvent { seq: first + i as i64, event }, command.map(|c| c.as_str().to_string()), body))
+            .collect();
+        let n = pending.len() as i64;
+        match self.log.try_send(LogCmd::Append(pending, cart, then)) {
             Ok(()) => {
-                self.next_seq += 1;
-                Some(seq)
+                self.next_seq += n;
+                Some(first)
             }
             Err(_) => {
                 tracing::warn!(conversation = %self.conversation, "event log full; an event was not sent");
@@ -204,6 +236,20 @@ impl ConvState {
             tracing::error!(conversation = %self.conversation, "event log full; restarting the conversation from the store");
             myself.stop(Some("event log full".into()));
         }
+    }
+
+    /// As `must_emit`, for events written together (with a cart); whether they were
+    /// taken.
+    fn must_emit_group(&mut self, myself: &ActorRef<ConvMsg>, events: Vec<(Event, Option<&CommandId>, Option<String>)>, cart: Option<Cart>) -> bool {
+        if events.is_empty() && cart.is_none() {
+            return true;
+        }
+        if self.emit_group(events, cart, None).is_none() {
+            tracing::error!(conversation = %self.conversation, "event log full; restarting the conversation from the store");
+            myself.stop(Some("event log full".into()));
+            return false;
+        }
+        true
     }
 
     /// Whether the log has room for a new command's events.
@@ -280,10 +326,10 @@ impl Actor for ConversationActor {
                 continue;
             };
             tracing::info!(conversation = %conversation, seq = p.seq, "applying a command acknowledged before a restart");
-            let command = Some((id.clone(), p.seq));
+            let mode = Mode::Redo(id.clone(), p.seq);
             // The cart actor tells the conversation too; that `CartDone` (not yet
             // processed) is told apart by `redone` and skipped.
-            let result = ractor::call!(cart, |reply| CartMsg::Apply { op, command, notify: myself.clone(), reply: Some(reply) })?;
+            let result = ractor::call!(cart, |reply| CartMsg::Apply { op, mode, notify: myself.clone(), reply: Some(reply) })?;
             if matches!(&result, Err(f) if f.code == ErrorCode::Unavailable) {
                 return Err(format!("cannot apply acknowledged command {} yet: the store is unavailable", p.seq).into());
             }
@@ -315,6 +361,8 @@ impl Actor for ConversationActor {
             acks,
             sockets: HashMap::new(),
             inflight_cart: 0,
+            inflight_ids: Default::default(),
+            applied: current_cart.applied_seq,
             redone: redone.iter().map(|(id, _)| id.clone()).collect(),
             looking_up: false,
             deferred: VecDeque::new(),
@@ -368,21 +416,49 @@ impl Actor for ConversationActor {
                     state.emit(Event::Error { code, message, id });
                 }
             }
-            ConvMsg::CartDone { command, result, stuck } => {
+            ConvMsg::CartDone { command, result, stuck, save, acked, applied_seq } => {
                 if let Some(id) = &command
                     && state.redone.remove(id)
                 {
                     return Ok(());
                 }
-                if command.is_some() {
+                if let Some(id) = &command {
                     state.inflight_cart = state.inflight_cart.saturating_sub(1);
+                    state.inflight_ids.remove(id);
                 }
                 if stuck {
                     tracing::error!(conversation = %state.conversation, "a cart write failed repeatedly; rebuilding the conversation from the store");
                     myself.stop(Some("cart store unavailable".into()));
                     return Ok(());
                 }
-                emit_outcome(&myself, state, command, result);
+                state.applied = state.applied.max(applied_seq);
+                cart_done(&myself, state, command, acked, result, save);
+            }
+            ConvMsg::Checkpoint { ack, reply } => {
+                let applied = state.applied;
+                let Some((id, body)) = ack else {
+                    // Nothing to number: runs once what is queued before is durable.
+                    let then: crate::event_log::AfterPersist = Box::new(move || {
+                        let _ = reply.send(Checkpointed { ack: None, applied });
+                    });
+                    if state.log.try_send(LogCmd::Append(Vec::new(), None, Some(then))).is_err() {
+                        tracing::error!(conversation = %state.conversation, "event log full; restarting the conversation from the store");
+                        myself.stop(Some("event log full".into()));
+                    }
+                    return Ok(());
+                };
+                let seq = state.next_seq;
+                let then: crate::event_log::AfterPersist = Box::new(move || {
+                    let _ = reply.send(Checkpointed { ack: Some(seq), applied });
+                });
+                let ack = Event::Ack { id: id.as_str().to_string() };
+                match state.emit_group(vec![(ack, Some(&id), body)], None, Some(then)) {
+                    Some(acked) => state.acks.insert(id, acked),
+                    None => {
+                        tracing::error!(conversation = %state.conversation, "event log full; restarting the conversation from the store");
+                        myself.stop(Some("event log full".into()));
+                    }
+                }
             }
             ConvMsg::LogFailed => {
                 tracing::error!(conversation = %state.conversation, "the store refused the conversation's events; rebuilding it from the store");
@@ -470,26 +546,69 @@ impl Actor for ConversationActor {
 /// The events of a cart operation's outcome: `cart` (and `order`), or an `error` for a
 /// shopper's refused command (a turn explains its failed tool call in the reply).
 fn emit_outcome(myself: &ActorRef<ConvMsg>, state: &mut ConvState, command: Option<CommandId>, result: Result<CartOutcome, CartFailure>) {
+    let events = outcome_events(command.as_ref(), result);
+    state.must_emit_group(myself, events.into_iter().map(|e| (e, None, None)).collect(), None);
+}
+
+/// The events that tell a cart operation's outcome.
+fn outcome_events(command: Option<&CommandId>, result: Result<CartOutcome, CartFailure>) -> Vec<Event> {
     match result {
-        Ok(CartOutcome::Cart { cart, notices }) => {
-            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart), notices });
-        }
-        Ok(CartOutcome::Placed { order, cart }) => {
-            state.must_emit(
-                myself,
-                Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
-            );
-            state.must_emit(myself, Event::Cart { cart: CartView::from(&cart), notices: Vec::new() });
-        }
+        Ok(CartOutcome::Cart { cart, notices }) => vec![Event::Cart { cart: CartView::from(&cart), notices }],
+        Ok(CartOutcome::Placed { order, cart }) => vec![
+            Event::Order { order_id: order.id.to_string(), total_minor: order.total_minor, currency: order.currency.to_string(), payment_url: None },
+            Event::Cart { cart: CartView::from(&cart), notices: Vec::new() },
+        ],
         Err(f) => {
+            let mut events = Vec::new();
             if let Some(id) = command {
-                state.must_emit(myself, Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) });
+                events.push(Event::Error { code: f.code, message: f.message, id: Some(id.as_str().to_string()) });
             }
             // A checkout refused because prices or stock moved: then the updated cart.
             if let Some(cart) = f.cart {
-                state.must_emit(myself, Event::Cart { cart: CartView::from(cart.as_ref()), notices: f.notices });
+                events.push(Event::Cart { cart: CartView::from(cart.as_ref()), notices: f.notices });
             }
+            events
         }
+    }
+}
+
+/// A cart operation's outcome, with the cart it leaves when the log writes it
+/// (`save`). A shopper command not yet acknowledged (`!acked`) is acknowledged now:
+/// its `ack`, its outcome and its cart, whose `applied_seq` is the ack's, are one
+/// write, so the command is durable with its effect or not at all. One the store
+/// could not decide is refused (`unavailable`, no `ack`): the shopper sends it again.
+fn cart_done(
+    myself: &ActorRef<ConvMsg>,
+    state: &mut ConvState,
+    command: Option<CommandId>,
+    acked: bool,
+    result: Result<CartOutcome, CartFailure>,
+    mut save: Option<Cart>,
+) {
+    let Some(id) = command.clone().filter(|_| !acked) else {
+        if let Some(cart) = save.as_mut() {
+            cart.applied_seq = cart.applied_seq.max(state.applied);
+        }
+        let events = outcome_events(command.as_ref(), result);
+        state.must_emit_group(myself, events.into_iter().map(|e| (e, None, None)).collect(), save);
+        return;
+    };
+    if save.is_none()
+        && let Err(f) = &result
+        && f.code == ErrorCode::Unavailable
+    {
+        state.refuse(&id, f.code, &f.message);
+        return;
+    }
+    let ack_seq = state.next_seq;
+    if let Some(cart) = save.as_mut() {
+        cart.applied_seq = ack_seq.max(state.applied);
+        state.applied = cart.applied_seq;
+    }
+    let mut events: Vec<(Event, Option<&CommandId>, Option<String>)> = vec![(Event::Ack { id: id.as_str().to_string() }, Some(&id), None)];
+    events.extend(outcome_events(Some(&id), result).into_iter().map(|e| (e, None, None)));
+    if state.must_emit_group(myself, events, save) {
+        state.acks.insert(id, ack_seq);
     }
 }
 
@@ -506,6 +625,10 @@ async fn on_command(myself: &ActorRef<ConvMsg>, state: &mut ConvState, socket: S
     if let Some(seq) = state.acks.get(command.id()) {
         // Already applied: the original ack, to this socket only.
         state.direct_ack(socket, command.id(), seq);
+        return;
+    }
+    if state.inflight_ids.contains(command.id()) {
+        // Being applied: its ack goes to every socket of the conversation.
         return;
     }
     if !state.acks.complete {
@@ -535,30 +658,17 @@ async fn accept(myself: &ActorRef<ConvMsg>, state: &mut ConvState, _socket: Sock
                 state.refuse(&id, ErrorCode::RateLimited, "too many cart commands at once; send it again shortly");
                 return;
             }
-            // Acknowledged means applied, exactly once: the ack carries the command and
-            // the cart is changed only once the ack is durable, recording the ack's
-            // `seq` as its `applied_seq`. A crash in between leaves an ack above the
-            // cart's `applied_seq`, which the next incarnation applies (`pre_start`).
-            let body = if op.changes_cart() { serde_json::to_string(&op).ok() } else { None };
-            let seq = state.next_seq;
-            let cart = state.cart.clone();
-            let notify = myself.clone();
-            let forward_id = id.clone();
-            let then: crate::event_log::AfterPersist = Box::new(move || {
-                let apply = CartMsg::Apply { op, command: Some((forward_id.clone(), seq)), notify: notify.clone(), reply: None };
-                if cart.send_message(apply).is_err() {
-                    let _ = notify.send_message(ConvMsg::CartDone {
-                        command: Some(forward_id),
-                        result: Err(CartFailure::new(ErrorCode::Unavailable, "cart unavailable, try again")),
-                        stuck: true,
-                    });
-                }
-            });
-            if let Some(acked) = state.emit_then(Event::Ack { id: id.as_str().to_string() }, Some(&id), body, Some(then)) {
-                debug_assert_eq!(acked, seq);
-                state.acks.insert(id, acked);
-                state.inflight_cart += 1;
+            // Acknowledged means applied, exactly once: the cart actor decides the
+            // command and the conversation writes its ack, its outcome and the cart in
+            // one write (`cart_done`); a checkout is acknowledged first and applied
+            // after (`ConvMsg::Checkpoint`), and redone at start if a crash came between.
+            let apply = CartMsg::Apply { op, mode: Mode::Shopper(id.clone()), notify: myself.clone(), reply: None };
+            if state.cart.send_message(apply).is_err() {
+                state.refuse(&id, ErrorCode::Unavailable, "cart unavailable, try again");
+                return;
             }
+            state.inflight_ids.insert(id);
+            state.inflight_cart += 1;
         }
         Command::Message { id, text } => {
             if state.queued.len() >= MAX_QUEUED_MESSAGES {
@@ -575,7 +685,7 @@ async fn accept(myself: &ActorRef<ConvMsg>, state: &mut ConvState, _socket: Sock
                 );
                 return;
             }
-            if let Some(seq) = state.emit_then(Event::Ack { id: id.as_str().to_string() }, Some(&id), None, None) {
+            if let Some(seq) = state.emit_group(vec![(Event::Ack { id: id.as_str().to_string() }, Some(&id), None)], None, None) {
                 state.acks.insert(id, seq);
                 state.transcript(Role::Shopper, &text);
                 state.queued.push_back(text);
@@ -649,7 +759,7 @@ impl TurnEffects for TurnBridge {
         let notify = self.conversation.clone();
         let res = self
             .cart
-            .call(|reply| CartMsg::Apply { op, command: None, notify, reply: Some(reply) }, Some(Duration::from_secs(10)))
+            .call(|reply| CartMsg::Apply { op, mode: Mode::Tool, notify, reply: Some(reply) }, Some(Duration::from_secs(10)))
             .await;
         match res {
             Ok(ractor::rpc::CallResult::Success(r)) => r,

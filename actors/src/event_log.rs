@@ -65,9 +65,11 @@ pub(crate) type AfterPersist = Box<dyn FnOnce() + Send>;
 pub(crate) type Pending = (SeqEvent, Option<String>, Option<String>);
 
 pub(crate) enum LogCmd {
-    /// Events to persist then send; `then` runs after they are persisted (a cart
-    /// command is only applied once its `ack` is durable, see `ConversationActor`).
-    Append(Vec<Pending>, Option<AfterPersist>),
+    /// Events to persist then send, with the cart they leave the conversation with
+    /// (written in the same transaction); `then` runs after they are persisted (a
+    /// checkout is only applied once its `ack` is durable, see `ConversationActor`).
+    /// No events and no cart: `then` runs once what came before is durable.
+    Append(Vec<Pending>, Option<Cart>, Option<AfterPersist>),
     Subscribe { socket: SocketId, tx: OutboxSender, resume_from: Option<i64>, reply: oneshot::Sender<Attached> },
     Unsubscribe { socket: SocketId },
     /// A frame for one socket only (a repeated command's original `ack`).
@@ -91,20 +93,22 @@ pub struct EventAppends(pub Arc<dyn Store>);
 
 #[async_trait::async_trait]
 impl GroupWrite for EventAppends {
-    type Item = (TenantId, ConversationId, Vec<StoredEvent>);
+    type Item = (TenantId, ConversationId, Vec<StoredEvent>, Option<Cart>);
 
     fn weight(item: &Self::Item) -> usize {
-        item.2.len()
+        item.2.len() + usize::from(item.3.is_some())
     }
 
     async fn write_group(&self, items: &[Self::Item]) -> StoreResult<()> {
-        let groups: Vec<EventGroup<'_>> =
-            items.iter().map(|(tenant, conversation, events)| EventGroup { tenant, conversation, events }).collect();
+        let groups: Vec<EventGroup<'_>> = items
+            .iter()
+            .map(|(tenant, conversation, events, cart)| EventGroup { tenant, conversation, events, cart: cart.as_ref() })
+            .collect();
         self.0.append_event_groups(&groups).await
     }
 
-    async fn write_one(&self, (tenant, conversation, events): &Self::Item) -> StoreResult<()> {
-        self.0.append_events(tenant, conversation, events).await
+    async fn write_one(&self, (tenant, conversation, events, cart): &Self::Item) -> StoreResult<()> {
+        self.0.append_event_groups(&[EventGroup { tenant, conversation, events, cart: cart.as_ref() }]).await
     }
 }
 
@@ -163,15 +167,17 @@ impl EventLog {
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<LogCmd>) {
         while let Some(cmd) = rx.recv().await {
             match cmd {
-                LogCmd::Append(mut batch, then) => {
+                LogCmd::Append(mut batch, mut cart, then) => {
                     // Coalesce what is already queued into one write: deltas of a
                     // streamed reply arrive in bursts.
                     let mut thens: Vec<AfterPersist> = then.into_iter().collect();
                     let mut pending = Vec::new();
                     while batch.len() < 256 {
                         match rx.try_recv() {
-                            Ok(LogCmd::Append(more, then)) => {
+                            Ok(LogCmd::Append(more, newer, then)) => {
                                 batch.extend(more);
+                                // The later cart is the newer one.
+                                cart = newer.or(cart);
                                 thens.extend(then);
                             }
                             Ok(other) => {
@@ -181,7 +187,7 @@ impl EventLog {
                             Err(_) => break,
                         }
                     }
-                    if !self.persist_and_send(batch).await {
+                    if !self.persist_and_send(batch, cart).await {
                         // What waited for these events is dropped: their acks were
                         // never sent, so those commands were never accepted.
                         self.fail();
@@ -201,8 +207,8 @@ impl EventLog {
 
     async fn control(&mut self, cmd: LogCmd) {
         match cmd {
-            LogCmd::Append(batch, then) => {
-                if !self.persist_and_send(batch).await {
+            LogCmd::Append(batch, cart, then) => {
+                if !self.persist_and_send(batch, cart).await {
                     self.fail();
                 } else if let Some(then) = then {
                     then();
@@ -240,9 +246,12 @@ impl EventLog {
         }
     }
 
-    async fn persist_and_send(&mut self, batch: Vec<Pending>) -> bool {
+    async fn persist_and_send(&mut self, batch: Vec<Pending>, cart: Option<Cart>) -> bool {
         if self.on_failure.is_none() {
             return false;
+        }
+        if batch.is_empty() && cart.is_none() {
+            return true;
         }
         let mut stored: Vec<StoredEvent> = batch
             .iter()
@@ -256,16 +265,18 @@ impl EventLog {
             .collect();
         let mut delay = Duration::from_millis(20);
         let mut attempt = 0;
+        let mut cart = cart;
         loop {
-            let (back, result) = self.writer.submit((self.tenant.clone(), self.conversation.clone(), stored)).await;
-            let Some((_, _, back)) = back else {
+            let (back, result) = self.writer.submit((self.tenant.clone(), self.conversation.clone(), stored, cart)).await;
+            let Some((_, _, back, back_cart)) = back else {
                 tracing::error!(conversation = %self.conversation, "the event writer has stopped; closing the conversation's sockets");
                 return false;
             };
             stored = back;
+            cart = back_cart;
             match result {
                 Ok(()) => break,
-                Err(e) if attempt < 3 && !stored.is_empty() => {
+                Err(e) if attempt < 3 && (!stored.is_empty() || cart.is_some()) => {
                     tracing::warn!(conversation = %self.conversation, error = %e, "event append failed, retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 4;

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use futures_util::stream;
 use hdrhistogram::Histogram;
 
-use engine::assistant::OfflineAssistant;
+use engine_assistant::OfflineAssistant;
 use engine::carts::{CartFailure, CartOp, CartOutcome};
 use engine::catalog::{CatalogSnapshot, demo_catalog};
 use engine::domain::{Cart, ConversationId, Currency, Order, OrderId, Quantity, SetQuantity, TenantId};
@@ -72,6 +72,17 @@ struct ShopRetriever {
 
 #[async_trait]
 impl Retriever for ShopRetriever {
+    async fn recommend(
+        &self,
+        _tenant: &engine::domain::TenantId,
+        catalog: &engine::catalog::CatalogSnapshot,
+        for_products: &[engine::domain::ProductId],
+        exclude: &[engine::domain::ProductId],
+        limit: usize,
+    ) -> Result<Vec<engine::ports::retriever::SearchHit>, engine::ports::retriever::RetrievalError> {
+        Ok(engine::retrieval::recommend::recommend(catalog, for_products, exclude, limit))
+    }
+
     async fn search(&self, _: &TenantId, q: &SearchQuery) -> Result<Vec<SearchHit>, RetrievalError> {
         Ok(self.index.hits(&self.catalog, q))
     }

@@ -40,10 +40,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::adapters::qdrant_edge::{EdgeOptions, QdrantEdgeStore};
+use engine_vectors::qdrant_edge::{EdgeOptions, QdrantEdgeStore};
 use engine::catalog::{CatalogSnapshot, demo_catalog, parse_shopify_csv};
 use engine::domain::{Currency, Product, ProductId, Sku, TenantId, Variant, VariantId};
-use engine::embed::{StaticEmbedder, TransformerEmbedder, locate_model_dir};
+use engine_vectors::embed::{StaticEmbedder, TransformerEmbedder, locate_model_dir};
 use engine::ports::embedder::Embedder;
 use engine::ports::retriever::SearchQuery;
 use engine::ports::vectors::{ProductPoint, QueryMode, VectorFilter, VectorHit, VectorQuery, VectorStore, convex_hybrid};

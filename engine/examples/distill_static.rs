@@ -31,8 +31,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use engine::embed::static_model::StaticModel;
-use engine::embed::{TransformerEmbedder, locate_model_dir};
+use engine_vectors::embed::static_model::StaticModel;
+use engine_vectors::embed::{TransformerEmbedder, locate_model_dir};
 
 /// Dimensions kept by the PCA.
 const DIM: usize = 256;

@@ -53,6 +53,14 @@ impl CartOp {
     }
 }
 
+/// What deciding one operation (`CartService::decide_unsaved`) gave: its outcome and
+/// the cart it leaves, not yet saved (unchanged when the store was unavailable).
+#[derive(Clone, Debug)]
+pub struct Decided {
+    pub result: Result<CartOutcome, CartFailure>,
+    pub cart: Cart,
+}
+
 /// What applying one operation did: its outcome, and the cart as it now is in the
 /// store (for a refused shopper command, its lines — updated if prices or stock
 /// moved — with `applied_seq` moved on).
@@ -191,7 +199,7 @@ impl CartService {
         {
             return Applied { result: Ok(cart.clone().into()), cart: cart.clone() };
         }
-        match self.decide(tenant, conversation, cart, op, applied).await {
+        match self.decide(tenant, conversation, cart, op, applied, true).await {
             Ok(outcome) => Applied { cart: outcome.cart().clone(), result: Ok(outcome) },
             // The store did not answer: nothing was decided.
             Err(f) if f.code == ErrorCode::Unavailable => Applied { result: Err(f), cart: cart.clone() },
@@ -213,6 +221,20 @@ impl CartService {
         }
     }
 
+    /// Decides `op` on `cart` as `apply` does, but saves nothing: the caller writes
+    /// the cart it leaves (`Decided::cart`) together with the command's `ack` and
+    /// outcome events, in one transaction (`Store::append_event_groups`), so a shopper
+    /// command's acknowledgement and its effect are durable together. A checkout writes
+    /// its order itself: use `apply` for it.
+    pub async fn decide_unsaved(&self, tenant: &TenantId, conversation: &ConversationId, cart: &Cart, op: &CartOp) -> Decided {
+        debug_assert!(!matches!(op, CartOp::Checkout), "a checkout is applied, not decided");
+        match self.decide(tenant, conversation, cart, op, None, false).await {
+            Ok(outcome) => Decided { cart: outcome.cart().clone(), result: Ok(outcome) },
+            Err(f) if f.code == ErrorCode::Unavailable => Decided { result: Err(f), cart: cart.clone() },
+            Err(f) => Decided { cart: f.cart.as_deref().cloned().unwrap_or_else(|| cart.clone()), result: Err(f) },
+        }
+    }
+
     async fn decide(
         &self,
         tenant: &TenantId,
@@ -220,6 +242,7 @@ impl CartService {
         cart: &Cart,
         op: &CartOp,
         applied: Option<i64>,
+        persist: bool,
     ) -> Result<CartOutcome, CartFailure> {
         let catalog = self.catalog.get(tenant).await?;
         let product = |id: &ProductId| {
@@ -293,7 +316,7 @@ impl CartService {
         if next == *cart {
             return Ok(next.into());
         }
-        let next = self.save(tenant, conversation, next).await?;
+        let next = if persist { self.save(tenant, conversation, next).await? } else { next };
         Ok(CartOutcome::Cart { cart: next, notices })
     }
 

@@ -1,21 +1,19 @@
-//! Aisle's engine: the domain (catalog, carts, orders), the turn pipeline, and the
-//! ports the rest of Aisle plugs into, with their adapters.
+//! Aisle's engine: the application services — applying cart operations
+//! (`carts`), group commit (`group_commit`), import and indexing jobs (`jobs`) and the
+//! turn pipeline (`turn`) — over the ports of `engine-core`, whose modules it
+//! re-exports under their usual paths (`engine::domain`, `engine::ports`, ...).
 //!
-//! Architecture invariant: this crate imports nothing from actix or ractor. SQL
-//! lives only in `adapters`; the domain never sees an sqlx type.
+//! The engine's layers are crates under `engine/`, dependencies pointing one way
+//! (ARCHITECTURE.md, "The engine's crates"): `engine-core` (domain, views, events,
+//! ports, catalog formats) ← `engine-retrieval` ← `engine-assistant`, `engine-sql`,
+//! `engine-vectors`; this crate depends on the core and retrieval only, never on an
+//! adapter. Architecture invariant: nothing here imports actix or ractor, and no SQL,
+//! vector or model code.
 
-pub mod adapters;
-pub mod assistant;
+pub use engine_core::{catalog, domain, events, plans, ports, views};
+pub use engine_retrieval as retrieval;
+
 pub mod carts;
-pub mod catalog;
-pub mod domain;
-pub mod embed;
-mod error;
-pub mod events;
 pub mod group_commit;
 pub mod jobs;
-pub mod plans;
-pub mod ports;
-pub mod retrieval;
 pub mod turn;
-pub mod views;

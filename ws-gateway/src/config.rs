@@ -76,7 +76,7 @@ pub struct Config {
     /// (`AISLE_MAX_UNAUTHENTICATED`); past it 503 with `Retry-After`.
     pub max_unauthenticated: usize,
     /// A PEM file of extra CA certificates trusted by Aisle's HTTPS clients
-    /// (`AISLE_EXTRA_CA_FILE`), checked here; the clients read it (`engine::embed`).
+    /// (`AISLE_EXTRA_CA_FILE`), checked here; the clients read it (`engine_vectors::embed`).
     pub extra_ca_file: Option<PathBuf>,
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use actors::{Conversations, Services};
-use engine::assistant::OfflineAssistant;
+use engine_assistant::OfflineAssistant;
 use engine::carts::CartService;
 use engine::catalog::CatalogCache;
 use engine::jobs::{InProcessQueue, Jobs, JobsOptions, RetryPolicy};
@@ -49,7 +49,7 @@ pub struct Application {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| StartupError::DataDir { path: config.data_dir.display().to_string(), source })?;
-    Ok(engine::adapters::sql::connect_store(&config.database_url()).await?)
+    Ok(engine_sql::connect_store(&config.database_url()).await?)
 }
 
 impl Application {
@@ -73,11 +73,11 @@ impl Application {
         // or the embedder cannot be opened.
         let vectors: VectorHealth;
         let hybrid: Option<Arc<HybridRetriever>> = match async {
-            use engine::adapters::{qdrant_edge::QdrantEdgeStore, qdrant_server::QdrantServerStore};
-            let embedder = engine::embed::from_env().await.map_err(|e| e.to_string())?;
+            use engine_vectors::{qdrant_edge::QdrantEdgeStore, qdrant_server::QdrantServerStore};
+            let embedder = engine_vectors::embed::from_env().await.map_err(|e| e.to_string())?;
             let vectors: Arc<dyn engine::ports::vectors::VectorStore> = match &config.qdrant_url {
                 Some(url) => {
-                    use engine::adapters::qdrant_server::ServerOptions;
+                    use engine_vectors::qdrant_server::ServerOptions;
                     let api_key = config.qdrant_api_key.as_ref().map(|k| k.expose().to_string());
                     let options = ServerOptions { api_key, ..ServerOptions::default() };
                     Arc::new(QdrantServerStore::connect_with(url, embedder.dim(), options).await.map_err(|e| e.to_string())?)

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actors::{Command, Conversations, Replay, Services, outbox};
-use engine::adapters::SqliteStore;
-use engine::assistant::OfflineAssistant;
+use engine_sql::SqliteStore;
+use engine_assistant::OfflineAssistant;
 use engine::carts::{CartOp, CartService};
 use engine::catalog::CatalogCache;
 use engine::domain::{CommandId, ConversationId, Currency, DeploymentId, Product, ProductId, Sku, TenantId, Variant, VariantId};
@@ -188,6 +188,83 @@ async fn a_command_acknowledged_before_a_crash_is_applied_once_on_rehydration() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_acknowledged_before_a_crash_places_one_order_on_rehydration() {
+    let w = World::new().await;
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    handle.command(socket, w.add("add-1", 2)).unwrap();
+    let frames = until(&mut rx, |f| f["type"] == "cart").await;
+    // An add's ack and its effect are one write: numbered one after the other.
+    assert_eq!((frames[0]["type"].as_str(), frames[0]["seq"].as_i64()), (Some("ack"), Some(1)), "{frames:?}");
+    assert_eq!(frames.last().unwrap()["seq"], 2);
+    assert_eq!(w.store.load_cart(&w.tenant, &w.conversation).await.unwrap().unwrap().applied_seq, 1, "the cart records its ack");
+    handle.detach(socket);
+    drop(conversations);
+
+    // The crash: the checkout's ack (with its command) is durable, the order was never
+    // placed.
+    let ack = StoredEvent {
+        seq: 3,
+        kind: "ack".into(),
+        json: r#"{"seq":3,"type":"ack","id":"pay"}"#.into(),
+        command_id: Some("pay".into()),
+        command: Some(serde_json::to_string(&CartOp::Checkout).unwrap()),
+    };
+    w.store.append_events(&w.tenant, &w.conversation, &[ack]).await.unwrap();
+    assert!(w.store.list_orders(&w.tenant, 10).await.unwrap().is_empty());
+
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let (handle, attached) = conversations.attach(&w.tenant, &w.conversation, socket, tx, Some(3)).await.unwrap();
+    assert!(attached.cart.items.is_empty(), "the acknowledged checkout emptied the cart");
+    let Replay::Frames(frames) = &attached.replay else { panic!("{:?}", attached.replay) };
+    let kinds: Vec<String> = frames.iter().map(|f| serde_json::from_str::<Value>(f).unwrap()["type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, ["order", "cart"], "its outcome follows, with no gap");
+    let orders = w.store.list_orders(&w.tenant, 10).await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].total_minor, 2400);
+    // The shopper re-sends it: the original ack, and no second order.
+    handle.command(socket, Command::Cart { id: CommandId::parse("pay").unwrap(), op: CartOp::Checkout }).unwrap();
+    let again = next(&mut rx).await;
+    assert_eq!((again["type"].as_str(), again["seq"].as_i64()), (Some("ack"), Some(3)), "{again}");
+    handle.command(socket, w.add("add-2", 1)).unwrap();
+    let frames = until(&mut rx, |f| f["type"] == "cart").await;
+    assert_eq!(frames[0]["seq"].as_i64(), Some(attached.seq + 1), "{frames:?}");
+    assert_eq!(quantity(frames.last().unwrap()), 1);
+    assert_eq!(w.store.list_orders(&w.tenant, 10).await.unwrap().len(), 1, "one order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_repeated_while_it_is_applied_is_applied_and_acknowledged_once() {
+    let w = World::new().await;
+    let conversations = w.start(Duration::from_secs(300)).await;
+    let (tx, mut rx) = outbox(actors::OUTBOX_BYTES);
+    let socket = actors::next_socket_id();
+    let (handle, _) = conversations.attach(&w.tenant, &w.conversation, socket, tx, None).await.unwrap();
+    // The same id three times in a row (a client re-sending on a flaky link), then
+    // another command: the repeats arrive while the first is being decided.
+    for _ in 0..3 {
+        handle.command(socket, w.add("twice", 2)).unwrap();
+    }
+    handle.command(socket, w.add("after", 1)).unwrap();
+    let mut frames = Vec::new();
+    while !frames.iter().any(|f: &Value| f["type"] == "ack" && f["id"] == "after") || frames.iter().filter(|f| f["type"] == "cart").count() < 2 {
+        frames.push(next(&mut rx).await);
+    }
+    let acks: Vec<&Value> = frames.iter().filter(|f| f["type"] == "ack" && f["id"] == "twice").collect();
+    assert_eq!(acks.len(), 1, "one ack for the repeated id: {frames:?}");
+    let carts: Vec<i64> = frames.iter().filter(|f| f["type"] == "cart").map(quantity).collect();
+    assert_eq!(carts, [2, 3], "applied once, then the next command: {frames:?}");
+    assert_eq!(w.quantity_in_store().await, 3);
+    // Once answered, a repeat gets the original ack again, to this socket only.
+    handle.command(socket, w.add("twice", 2)).unwrap();
+    let again = next(&mut rx).await;
+    assert_eq!((again["type"].as_str(), again["seq"].as_i64()), (Some("ack"), acks[0]["seq"].as_i64()), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_conversation_rests_after_a_reattach_a_dropped_socket_or_an_abandoned_attach() {
     let w = World::new().await;
     let conversations = w.start(Duration::from_millis(100)).await;
@@ -335,12 +412,20 @@ async fn command_ids_older_than_the_memory_window_are_found_in_the_store() {
     handle.command(socket, w.add(&format!("c{n}"), 1)).unwrap();
     let first = next(&mut rx).await;
     assert_eq!((first["type"].as_str(), first["id"].as_str(), first["seq"].as_i64()), (Some("ack"), Some("c1"), Some(1)), "{first}");
-    let frames = until(&mut rx, |f| f["type"] == "ack" && f["id"] == format!("c{n}")).await;
-    assert_eq!(frames[0]["id"], "new-1");
-    assert_eq!(frames[0]["seq"], n + 1, "a new command gets a new seq");
-    assert_eq!(frames.last().unwrap()["seq"], n, "the newest old id is answered from memory");
-    let cart = until(&mut rx, |f| f["type"] == "cart").await.pop().unwrap();
-    assert_eq!(quantity(&cart), 1, "only the new command was applied: {cart}");
+    // The new command's ack comes with its effect (after the cart decided it), so
+    // the old id's original ack, answered from memory, may come first.
+    let mut frames = Vec::new();
+    while !(frames.iter().any(|f: &Value| f["type"] == "ack" && f["id"] == format!("c{n}"))
+        && frames.iter().any(|f: &Value| f["type"] == "cart"))
+    {
+        frames.push(next(&mut rx).await);
+    }
+    let ack = |id: &str| frames.iter().find(|f| f["type"] == "ack" && f["id"] == id).cloned();
+    assert_eq!(ack("new-1").expect("new-1 acked")["seq"], n + 1, "a new command gets a new seq: {frames:?}");
+    assert_eq!(ack(&format!("c{n}")).unwrap()["seq"], n, "the newest old id is answered from memory");
+    let cart = frames.iter().find(|f| f["type"] == "cart").unwrap();
+    assert_eq!(cart["seq"], n + 2, "the effect follows its ack: {frames:?}");
+    assert_eq!(quantity(cart), 1, "only the new command was applied: {cart}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

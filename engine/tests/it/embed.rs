@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use engine::catalog::demo_catalog;
 use engine::domain::TenantId;
-use engine::embed::{OpenAiConfig, OpenAiEmbedder, StaticEmbedder, TransformerEmbedder, locate_model_dir};
+use engine_vectors::embed::{OpenAiConfig, OpenAiEmbedder, StaticEmbedder, TransformerEmbedder, locate_model_dir};
 use engine::ports::embedder::{EmbedError, Embedder, dot};
 
 fn transformer() -> &'static TransformerEmbedder {

@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engine::adapters::qdrant_edge::QdrantEdgeStore;
+use engine_vectors::qdrant_edge::QdrantEdgeStore;
 use engine::catalog::{CatalogCache, import_products, parse_aisle_csv};
 use engine::domain::{Currency, JobId, TenantId};
-use engine::embed::{OpenAiEmbedder, StaticEmbedder};
+use engine_vectors::embed::{OpenAiEmbedder, StaticEmbedder};
 use engine::jobs::{InProcessQueue, Jobs, RetryPolicy};
 use engine::ports::embedder::Embedder;
 use engine::ports::jobs::{JobKind, JobRecord, JobStatus};

@@ -135,7 +135,7 @@ fn the_whole_cart_is_excluded_and_out_of_stock_products_never_come_back() {
 /// the tenant's own products only, and another tenant's ids find nothing.
 #[tokio::test]
 async fn retrievers_recommend_only_the_tenants_own_products() {
-    use engine::embed::StaticEmbedder;
+    use engine_vectors::embed::StaticEmbedder;
     use engine::ports::embedder::Embedder;
 
     let (store, _db) = crate::support::sqlite_store().await;
@@ -155,7 +155,7 @@ async fn retrievers_recommend_only_the_tenants_own_products() {
     let dir = tempfile::tempdir().unwrap();
     let embedder = Arc::new(StaticEmbedder::bundled().unwrap());
     let dim = embedder.embed(&["x".to_string()]).await.unwrap()[0].len();
-    let vectors = Arc::new(engine::adapters::qdrant_edge::QdrantEdgeStore::open(dir.path(), dim).unwrap());
+    let vectors = Arc::new(engine_vectors::qdrant_edge::QdrantEdgeStore::open(dir.path(), dim).unwrap());
     let hybrid = HybridRetriever::new(cache.clone(), vectors, embedder);
     // A search indexes the tenant's catalog; recommendations then use its vectors.
     hybrid.search(&shop, &engine::ports::retriever::SearchQuery { text: "hoodie".into(), limit: 3, ..Default::default() }).await.unwrap();

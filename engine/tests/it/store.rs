@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use engine::adapters::{PostgresStore, SqliteStore, connect_store};
+use engine_sql::{PostgresStore, SqliteStore, connect_store};
 use engine::domain::{
     Cart, CommandId, ConversationId, Currency, DeploymentId, Order, OrderId, Product, ProductId, Quantity, Sku,
     TenantId,

@@ -38,7 +38,7 @@ async fn ack_events_keep_their_command_and_pending_ones_are_found(store: Arc<dyn
     let (op1, op2) = (add(&p.id, 1), add(&p.id, 2));
     let events = [ack_with(1, "c1", &op1), event(2, None), event(3, Some("get-1")), ack_with(4, "c2", &op2)];
     store.append_events(&a, &c, &events[..2]).await.unwrap();
-    store.append_event_groups(&[engine::ports::store::EventGroup { tenant: &a, conversation: &c, events: &events[2..] }]).await.unwrap();
+    store.append_event_groups(&[engine::ports::store::EventGroup { tenant: &a, conversation: &c, events: &events[2..], cart: None }]).await.unwrap();
     assert_eq!(store.events_after(&a, &c, 0, 10).await.unwrap(), events.to_vec(), "the command is read back");
 
     let all = store.pending_commands(&a, &c, 0).await.unwrap();

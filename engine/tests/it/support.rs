@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
-use engine::adapters::{PostgresStore, SqliteStore};
+use engine_sql::{PostgresStore, SqliteStore};
 use engine::domain::{ConversationId, Currency, DeploymentId, Product, ProductId, Sku, TenantId, Variant, VariantId};
 use engine::ports::store::{ConversationRecord, Store, Tenant, TenantSettings};
 

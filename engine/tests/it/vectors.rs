@@ -11,8 +11,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use engine::adapters::qdrant_edge::{QdrantEdgeStore, RRF_K};
-use engine::adapters::qdrant_server::{QdrantServerStore, ServerOptions};
+use engine_vectors::qdrant_edge::{QdrantEdgeStore, RRF_K};
+use engine_vectors::qdrant_server::{QdrantServerStore, ServerOptions};
 use engine::domain::TenantId;
 use engine::ports::vectors::{
     Facets, IndexState, ProductPoint, QueryMode, VectorError, VectorFilter, VectorHit, VectorQuery, VectorStore,
@@ -464,7 +464,7 @@ async fn qdrant_server_conformance() {
 async fn hybrid_retriever_over_the_demo_catalog() {
     use engine::catalog::{CatalogCache, demo_catalog, import_products, parse_aisle_csv};
     use engine::domain::Currency;
-    use engine::embed::StaticEmbedder;
+    use engine_vectors::embed::StaticEmbedder;
     use engine::ports::retriever::{Retriever, SearchFilters, SearchQuery};
     use engine::retrieval::HybridRetriever;
     use engine::retrieval::hybrid::passes;

@@ -643,7 +643,7 @@ async fn acknowledged_means_applied_exactly_once(db: Db) {
             // A schema of its own (created and migrated here), named in the URL.
             let schema = format!("fault_{}", uuid::Uuid::new_v4().simple());
             let base = "postgres://postgres@127.0.0.1:5432/test";
-            let store = engine::adapters::sql::PostgresStore::connect_with_schema(base, &schema)
+            let store = engine_sql::PostgresStore::connect_with_schema(base, &schema)
                 .await
                 .expect("PostgreSQL must be running on 127.0.0.1:5432 (user postgres, database test) for these tests");
             store.close().await;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::adapters::sql::PostgresStore;
+use engine_sql::PostgresStore;
 use engine::domain::TenantId;
 use engine::ports::store::Store;
 use futures_util::{SinkExt, StreamExt};

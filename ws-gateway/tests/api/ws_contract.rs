@@ -413,7 +413,7 @@ async fn messages_past_the_plans_monthly_quota_are_quota_exceeded_and_the_cart_s
 async fn a_store_that_is_down_makes_hello_unavailable_with_try_again_later() {
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = engine::adapters::SqliteStore::open(dir.path().join("aisle.db").to_str().unwrap()).await.unwrap();
+    let sqlite = engine_sql::SqliteStore::open(dir.path().join("aisle.db").to_str().unwrap()).await.unwrap();
     let config = ws_gateway::config::Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use chrono::Utc;
 
-use engine::assistant::OfflineAssistant;
+use engine_assistant::OfflineAssistant;
 use engine::carts::{CartFailure, CartOp, CartOutcome};
 use engine::catalog::{CatalogSnapshot, demo_catalog};
 use engine::domain::{Cart, ConversationId, Currency, Order, OrderId, Product, Quantity, SetQuantity, TenantId};
@@ -44,6 +44,17 @@ pub struct ShopRetriever {
 
 #[async_trait]
 impl Retriever for ShopRetriever {
+    async fn recommend(
+        &self,
+        _tenant: &engine::domain::TenantId,
+        catalog: &engine::catalog::CatalogSnapshot,
+        for_products: &[engine::domain::ProductId],
+        exclude: &[engine::domain::ProductId],
+        limit: usize,
+    ) -> Result<Vec<engine::ports::retriever::SearchHit>, engine::ports::retriever::RetrievalError> {
+        Ok(engine::retrieval::recommend::recommend(catalog, for_products, exclude, limit))
+    }
+
     async fn search(&self, tenant: &TenantId, q: &SearchQuery) -> Result<Vec<SearchHit>, RetrievalError> {
         if tenant != &self.tenant {
             return Ok(Vec::new());
