@@ -116,12 +116,29 @@ pub fn heldout() -> &'static Shop {
     })
 }
 
+/// The second held-out shop: Velofant, a Swedish bike shop, from its real Shopify
+/// export, in SEK, never used to tune the assistant (see `heldout::bikes_catalog`).
+pub fn bikes() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let tenant = TenantId::parse("t_bikes").unwrap();
+        let settings = TenantSettings {
+            bot_name: "Sprocket".into(),
+            greeting: "Hej! I'm Sprocket from Velofant in Stockholm: bikes, frame kits, locks, lights and parts. What are you riding?".into(),
+            currency: Currency::parse("SEK").unwrap(),
+            ..TenantSettings::default()
+        };
+        shop("bikes", "t_bikes", heldout::bikes_catalog(&tenant), settings)
+    })
+}
+
 pub fn by_name(name: &str) -> &'static Shop {
     match name {
         "luma" => luma(),
         "bestbuy" => bestbuy(),
         "heldout" => heldout(),
-        other => panic!("no shop named {other:?} (luma, bestbuy, heldout)"),
+        "bikes" => bikes(),
+        other => panic!("no shop named {other:?} (luma, bestbuy, heldout, bikes)"),
     }
 }
 
@@ -246,7 +263,8 @@ impl Conversation {
         Self {
             shop,
             model: OfflineAssistant::new(shop.retriever.clone()),
-            cart: Cart::empty(Currency::USD),
+            // The shop's currency: a cart in another one refuses its products.
+            cart: Cart::empty(shop.settings.currency),
             dialogue: DialogueState::default(),
             history: Vec::new(),
             turns: 0,
