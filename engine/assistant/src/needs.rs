@@ -171,8 +171,8 @@ pub fn head<'w>(naming: &[&'w Word], words: &[Word]) -> Option<&'w Word> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assistant::plan::content;
-    use crate::assistant::text::read as read_text;
+    use crate::plan::content;
+    use crate::text::read as read_text;
 
     fn head_of(s: &str) -> Option<String> {
         let words = read_text(s).words;

@@ -23,7 +23,7 @@ use engine::ports::store::TenantSettings;
 use engine::retrieval::KeywordIndex;
 use engine::turn::{DialogueState, TurnEffects, TurnInput, run_turn};
 
-use super::bestbuy;
+use super::{bestbuy, heldout};
 
 /// One tenant's shop: its catalog, its retrieval and its settings.
 pub struct Shop {
@@ -134,12 +134,45 @@ pub fn general() -> &'static Shop {
     })
 }
 
+/// The held-out shop: clothes, jewellery and home-and-garden goods from the Shopify
+/// Partners sample exports, never used to tune the assistant (see `heldout.rs`).
+pub fn heldout() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let tenant = TenantId::parse("t_heldout").unwrap();
+        let settings = TenantSettings {
+            bot_name: "Marlow".into(),
+            greeting: "Hello! I'm Marlow from Marlow & Finch: clothes, jewellery, and things for your home and garden. What can I find for you?".into(),
+            ..TenantSettings::default()
+        };
+        shop("heldout", "t_heldout", heldout::catalog(&tenant), settings)
+    })
+}
+
+/// The second held-out shop: Velofant, a Swedish bike shop, from its real Shopify
+/// export, in SEK, never used to tune the assistant (see `heldout::bikes_catalog`).
+pub fn bikes() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let tenant = TenantId::parse("t_bikes").unwrap();
+        let settings = TenantSettings {
+            bot_name: "Sprocket".into(),
+            greeting: "Hej! I'm Sprocket from Velofant in Stockholm: bikes, frame kits, locks, lights and parts. What are you riding?".into(),
+            currency: Currency::parse("SEK").unwrap(),
+            ..TenantSettings::default()
+        };
+        shop("bikes", "t_bikes", heldout::bikes_catalog(&tenant), settings)
+    })
+}
+
 pub fn by_name(name: &str) -> &'static Shop {
     match name {
         "luma" => luma(),
         "bestbuy" => bestbuy(),
         "general" => general(),
-        other => panic!("no shop named {other:?} (luma, bestbuy, general)"),
+        "heldout" => heldout(),
+        "bikes" => bikes(),
+        other => panic!("no shop named {other:?} (luma, bestbuy, general, heldout, bikes)"),
     }
 }
 
@@ -264,7 +297,8 @@ impl Conversation {
         Self {
             shop,
             model: OfflineAssistant::new(shop.retriever.clone()),
-            cart: Cart::empty(Currency::USD),
+            // The shop's currency: a cart in another one refuses its products.
+            cart: Cart::empty(shop.settings.currency),
             dialogue: DialogueState::default(),
             history: Vec::new(),
             turns: 0,
