@@ -30,6 +30,7 @@ pub async fn seed(store: &dyn Store, tenants: &Tenants) -> Result<DemoShop, Demo
             persona: "A friendly, concise sales assistant of the Luma sportswear shop.".into(),
             language: "en".into(),
             currency: Currency::USD,
+            llm: Default::default(),
         };
         tenants.create_tenant(Some(tenant_id.clone()), "Luma Demo Shop", "pro", settings).await?;
         tracing::info!(tenant = %tenant_id, "created the demo shop");

@@ -297,6 +297,7 @@ impl Shop {
                 cart: self.cart.clone(),
                 catalog: self.catalog.clone(),
                 dialogue: self.dialogue.clone(),
+                products: Vec::new(),
             };
             let chunks: Vec<ModelChunk> = self.ai.stream(request).await.unwrap().map(|c| c.unwrap()).collect().await;
             let (mut text, mut calls, mut pieces) = (String::new(), Vec::new(), 0);
@@ -309,6 +310,7 @@ impl Shop {
                     }
                     ModelChunk::ToolCall(c) => calls.push(c),
                     ModelChunk::Memory(m) => self.dialogue.memory = m,
+                    ModelChunk::Usage(_) => {}
                 }
             }
             turn.pieces.push(pieces);
@@ -636,6 +638,7 @@ async fn reports_what_a_remote_model_started() {
         cart: s.cart.clone(),
         catalog: s.catalog.clone(),
         dialogue: DialogueState::default(),
+        products: Vec::new(),
     };
     let chunks = s.ai.answer(&request).await;
     assert_eq!(chunks.first(), Some(&ModelChunk::Text("Your cart is empty.".into())));

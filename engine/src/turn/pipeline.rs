@@ -78,6 +78,7 @@ pub async fn run_turn(
             cart: cart.clone(),
             catalog: input.catalog.clone(),
             dialogue: dialogue.clone(),
+            products: Vec::new(),
         };
         let mut round_text = String::new();
         let mut calls: Vec<ToolCall> = Vec::new();
@@ -92,6 +93,7 @@ pub async fn run_turn(
                         Ok(ModelChunk::Text(_)) => {}
                         Ok(ModelChunk::ToolCall(c)) => calls.push(c),
                         Ok(ModelChunk::Memory(m)) => dialogue.memory = m,
+                        Ok(ModelChunk::Usage(_)) => {}
                         Err(e) => {
                             tracing::warn!(model = model.name(), error = %e, "model stream failed mid-turn");
                             break;

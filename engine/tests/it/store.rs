@@ -115,6 +115,7 @@ async fn tenants_and_settings_round_trip(store: Arc<dyn Store>) {
         persona: "Cheerful, brief.".into(),
         language: "fr".into(),
         currency: Currency::parse("EUR").unwrap(),
+        llm: engine::ports::store::LlmSettings { api_key: Some("gsk_tenant_own".into()), model: Some("openai/gpt-oss-20b".into()) },
     };
     store.update_tenant_settings(&tenant.id, &settings).await.expect("update settings");
     let stored = store.get_tenant(&tenant.id).await.unwrap().expect("tenant");

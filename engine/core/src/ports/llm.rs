@@ -13,6 +13,7 @@ use crate::catalog::CatalogSnapshot;
 use crate::domain::{Cart, TenantId};
 use crate::ports::store::TenantSettings;
 use crate::turn::DialogueState;
+use crate::views::ProductView;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
@@ -41,6 +42,16 @@ pub enum ModelChunk {
     /// A remote model never sends it; the offline assistant uses it for a pending
     /// question ("which size?").
     Memory(serde_json::Value),
+    /// Tokens this model call used, as the provider counted them (a remote model sends
+    /// it once, at the end of its stream; the offline assistant never does).
+    Usage(TokenUsage),
+}
+
+/// Tokens one model call used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }
 
 /// What the model is asked to answer.
@@ -55,16 +66,36 @@ pub struct ModelRequest {
     /// a remote model sees products only through retrieval and tool results.
     pub catalog: Arc<CatalogSnapshot>,
     pub dialogue: DialogueState,
+    /// Products retrieved for the shopper's message before the first round, for a
+    /// remote model's prompt (it may name only these, its search results' and the
+    /// cart's). The offline assistant reads the catalog itself and ignores them.
+    pub products: Vec<ProductView>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("model unavailable: {0}")]
     Unavailable(String),
+    /// The provider refused for rate: `retry_after` when it said how long to wait.
     #[error("model rate limited")]
-    RateLimited,
+    RateLimited { retry_after: Option<std::time::Duration> },
+    /// The provider answered an HTTP error (401 bad key, 404 unknown model, 5xx, ...).
+    #[error("model answered HTTP {status}: {message}")]
+    Status { status: u16, message: String },
     #[error("model answered something we cannot read: {0}")]
     Protocol(String),
+    /// The stream ended without saying it was done (no `finish_reason` / `[DONE]`).
+    #[error("model stream ended early")]
+    Truncated,
+    /// No byte within the read timeout, or no connection within the connect timeout.
+    #[error("model timed out: {0}")]
+    Timeout(String),
+    /// The circuit breaker for this key is open: the provider failed repeatedly.
+    #[error("model circuit open")]
+    CircuitOpen,
+    /// The tenant used its plan's tokens for this billing period.
+    #[error("model token quota reached")]
+    QuotaExceeded,
 }
 
 pub type ModelStream = Pin<Box<dyn Stream<Item = Result<ModelChunk, ModelError>> + Send>>;

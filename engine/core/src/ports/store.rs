@@ -46,6 +46,35 @@ pub struct TenantSettings {
     pub persona: String,
     pub language: String,
     pub currency: Currency,
+    /// The tenant's own language model, when it brings one (Groq key and model);
+    /// empty: the deployment's (`GROQ_API_KEY`, `AISLE_GROQ_MODEL`).
+    #[serde(default, skip_serializing_if = "LlmSettings::is_empty")]
+    pub llm: LlmSettings,
+}
+
+/// A tenant's own language-model account. The key is a secret: admin views show only
+/// whether one is set (`LlmSettings::redacted`).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+impl LlmSettings {
+    pub fn is_empty(&self) -> bool {
+        self.api_key.is_none() && self.model.is_none()
+    }
+}
+
+impl std::fmt::Debug for LlmSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmSettings")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .finish()
+    }
 }
 
 impl Default for TenantSettings {
@@ -56,6 +85,7 @@ impl Default for TenantSettings {
             persona: String::new(),
             language: "en".into(),
             currency: Currency::USD,
+            llm: LlmSettings::default(),
         }
     }
 }
