@@ -14,7 +14,10 @@ use engine::domain::{Cart, CommandId, ConversationId, TenantId};
 use engine::events::{ErrorCode, Event, SeqEvent};
 use engine::ports::llm::ChatMessage;
 use engine::ports::store::{Role, TenantSettings, TranscriptMessage};
-use engine::turn::{DialogueState, TurnEffects, TurnInput, TurnOutcome, run_turn};
+use engine::plans::month_start;
+use engine::ports::llm::TokenUsage;
+use engine::ports::store::LlmUsage;
+use engine::turn::{DialogueState, TurnEffects, TurnInput, TurnOutcome, run_turn, run_turn_with_fallback};
 use engine::views::CartView;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
@@ -706,6 +709,7 @@ fn start_next_turn(myself: &ActorRef<ConvMsg>, state: &mut ConvState) {
     let services = state.services.clone();
     let tenant = state.tenant.clone();
     let tenant_actor = state.tenant_actor.clone();
+    let conversation_id = state.conversation.clone();
     let bridge = TurnBridge { conversation: myself.clone(), cart: state.cart.clone() };
     let history: Vec<ChatMessage> = state.history.iter().cloned().collect();
     let dialogue = state.dialogue.clone();
@@ -720,13 +724,39 @@ fn start_next_turn(myself: &ActorRef<ConvMsg>, state: &mut ConvState) {
                 let sorry = "Sorry, the shop is unavailable right now. Please try again.".to_string();
                 bridge.emit(Event::AssistantDelta { turn, text: sorry.clone() }).await;
                 bridge.emit(Event::AssistantEnd { turn, text: sorry.clone() }).await;
-                let outcome = TurnOutcome { reply: sorry, dialogue };
+                let outcome = TurnOutcome::apology(sorry, dialogue);
                 let _ = bridge.conversation.send_message(ConvMsg::TurnDone { turn, text, outcome });
                 return;
             }
         };
-        let input = TurnInput { tenant, settings, turn, history, text: text.clone(), cart, catalog, dialogue };
-        let outcome = run_turn(services.model.as_ref(), services.retriever.as_ref(), &bridge, input).await;
+        // The remote model answers when it serves this tenant (a key) and the plan's
+        // tokens are not used up; the offline assistant finishes what it cannot.
+        let remote = match &services.remote {
+            Some(r) if r.serves(&settings) => {
+                ractor::call!(tenant_actor, TenantMsg::LlmAllowed).unwrap_or(false).then(|| r.clone())
+            }
+            _ => None,
+        };
+        let input = TurnInput { tenant: tenant.clone(), settings, turn, history, text: text.clone(), cart, catalog, dialogue };
+        let outcome = match &remote {
+            Some(r) => {
+                run_turn_with_fallback(r.as_ref(), Some(services.model.as_ref()), services.retriever.as_ref(), &bridge, input)
+                    .await
+            }
+            None => run_turn(services.model.as_ref(), services.retriever.as_ref(), &bridge, input).await,
+        };
+        if outcome.usage != TokenUsage::default() {
+            let usage = LlmUsage {
+                prompt_tokens: outcome.usage.prompt_tokens.min(i64::MAX as u64) as i64,
+                completion_tokens: outcome.usage.completion_tokens.min(i64::MAX as u64) as i64,
+                calls: 1,
+            };
+            let period = month_start(chrono::Utc::now());
+            if let Err(e) = services.store.add_llm_usage(&tenant, &conversation_id, period, &usage).await {
+                tracing::error!(conversation = %conversation_id, error = %e, "recording LLM tokens failed");
+            }
+            let _ = tenant_actor.send_message(TenantMsg::UsedTokens(usage.total_tokens()));
+        }
         let _ = bridge.conversation.send_message(ConvMsg::TurnDone { turn, text, outcome });
     });
     state.running = Some((turn, task.abort_handle()));

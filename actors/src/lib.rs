@@ -34,7 +34,13 @@ pub struct Services {
     pub catalog: Arc<CatalogCache>,
     pub carts: Arc<CartService>,
     pub retriever: Arc<dyn Retriever>,
+    /// The offline assistant: answers every turn without a remote model, and finishes
+    /// those the remote model could not.
     pub model: Arc<dyn LanguageModel>,
+    /// The remote model (Groq) when one is configured; it answers for the tenants it
+    /// `serves` (a key: the deployment's or the tenant's own) that are within their
+    /// plan's monthly token quota.
+    pub remote: Option<Arc<dyn LanguageModel>>,
     /// A conversation with no socket and no activity for this long is passivated.
     pub idle_timeout: Duration,
 }

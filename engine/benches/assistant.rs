@@ -96,6 +96,10 @@ impl LanguageModel for Fixed {
     fn name(&self) -> &'static str {
         "fixed"
     }
+    /// Timed like the offline assistant: no retrieval for a remote prompt.
+    fn reads_catalog(&self) -> bool {
+        true
+    }
     async fn stream(&self, _: ModelRequest) -> Result<ModelStream, ModelError> {
         Ok(Box::pin(stream::iter([Ok(ModelChunk::Text("Hello from the baseline.".to_string()))])))
     }

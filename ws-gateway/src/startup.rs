@@ -129,6 +129,7 @@ impl Application {
             carts: Arc::new(CartService::new(catalog.clone())),
             retriever: retriever.clone(),
             model,
+            remote: None,
             idle_timeout: config.idle_timeout,
         });
         let services_retriever = retriever;

@@ -99,6 +99,7 @@ impl World {
             carts: Arc::new(CartService::new(catalog.clone())),
             retriever,
             model,
+            remote: None,
             idle_timeout: idle,
         });
         Conversations::start(services).await.unwrap()

@@ -206,6 +206,10 @@ impl LanguageModel for OfflineAssistant {
         "offline"
     }
 
+    fn reads_catalog(&self) -> bool {
+        true
+    }
+
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError> {
         let chunks = self.answer(&request).await;
         Ok(Box::pin(stream::iter(chunks.into_iter().map(Ok))))

@@ -149,6 +149,69 @@ macro_rules! impl_admin_queries {
                 .map_err(db_err)
             }
 
+            pub(crate) async fn count_conversations_since(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64> {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM conversations WHERE tenant_id = $1 AND started_at >= $2")
+                    .bind(tenant.as_str())
+                    .bind(millis(&since))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            /// One atomic upsert: concurrent turns (on any node) each add their own.
+            pub(crate) async fn upsert_llm_usage(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                period: DateTime<Utc>,
+                usage: &LlmUsage,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO llm_usage (tenant_id, conversation_id, period_start, prompt_tokens, completion_tokens, calls, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (tenant_id, period_start, conversation_id) DO UPDATE SET \
+                       prompt_tokens = llm_usage.prompt_tokens + excluded.prompt_tokens, \
+                       completion_tokens = llm_usage.completion_tokens + excluded.completion_tokens, \
+                       calls = llm_usage.calls + excluded.calls, \
+                       updated_at = excluded.updated_at",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(millis(&period))
+                .bind(usage.prompt_tokens)
+                .bind(usage.completion_tokens)
+                .bind(usage.calls)
+                .bind(millis(&Utc::now()))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            /// `conversation`: one conversation's, all periods; `period`: the tenant's of one period.
+            pub(crate) async fn sum_llm_usage(
+                &self,
+                tenant: &TenantId,
+                conversation: Option<&ConversationId>,
+                period: Option<DateTime<Utc>>,
+            ) -> StoreResult<LlmUsage> {
+                let (prompt, completion, calls): (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+                    "SELECT CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(calls) AS BIGINT) \
+                     FROM llm_usage WHERE tenant_id = $1 AND ($2 IS NULL OR conversation_id = $2) AND ($3 IS NULL OR period_start = $3)",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.map(ConversationId::as_str))
+                .bind(period.map(|p| millis(&p)))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(LlmUsage {
+                    prompt_tokens: prompt.unwrap_or(0),
+                    completion_tokens: completion.unwrap_or(0),
+                    calls: calls.unwrap_or(0),
+                })
+            }
+
             /// Not scoped by tenant (it is about a process, not a tenant): scoped by the
             /// instance that queued the jobs instead. NULL is a job from before
             /// instances were recorded, the single-node install's own.

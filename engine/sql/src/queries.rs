@@ -567,6 +567,28 @@ macro_rules! impl_store {
                 self.count_shopper_messages_since(tenant, since).await
             }
 
+            async fn count_conversations(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64> {
+                self.count_conversations_since(tenant, since).await
+            }
+
+            async fn add_llm_usage(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                period: DateTime<Utc>,
+                usage: &LlmUsage,
+            ) -> StoreResult<()> {
+                self.upsert_llm_usage(tenant, conversation, period, usage).await
+            }
+
+            async fn llm_usage(&self, tenant: &TenantId, period: DateTime<Utc>) -> StoreResult<LlmUsage> {
+                self.sum_llm_usage(tenant, None, Some(period)).await
+            }
+
+            async fn conversation_llm_usage(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<LlmUsage> {
+                self.sum_llm_usage(tenant, Some(conversation), None).await
+            }
+
             async fn append_message(
                 &self,
                 tenant: &TenantId,

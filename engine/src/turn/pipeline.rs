@@ -6,6 +6,7 @@
 //! Whatever model answers, this is the only path from a shopper's words to a cart
 //! change, so every rule of the cart applies to the assistant too.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use crate::carts::{CartFailure, CartOp, CartOutcome};
 use crate::catalog::CatalogSnapshot;
 use crate::domain::{Cart, ProductId, TenantId};
 use crate::events::{ErrorCode, Event};
-use crate::ports::llm::{ChatMessage, LanguageModel, ModelChunk, ModelRequest, ToolCall};
+use crate::ports::llm::{ChatMessage, LanguageModel, ModelChunk, ModelError, ModelRequest, TokenUsage, ToolCall};
 use crate::ports::retriever::{Retriever, SearchFilters, SearchQuery};
 use crate::ports::store::TenantSettings;
 use crate::turn::DialogueState;
@@ -23,9 +24,20 @@ use crate::turn::tools::{Tool, ToolResult};
 use crate::views::{CartView, ProductView};
 
 /// Model rounds per turn at most (a round = one model call and its tool calls).
-pub const MAX_ROUNDS: usize = 4;
+pub const MAX_ROUNDS: usize = 5;
 /// Tool calls per turn at most; more are answered with an error, not executed.
 pub const MAX_TOOL_CALLS: usize = 12;
+/// Products retrieved for a remote model's prompt before its first round.
+pub const PROMPT_PRODUCTS: usize = 6;
+/// The earlier conversation a remote model is sent, in approximate tokens (4 bytes of
+/// text a token); older messages are left out (newest kept whole).
+pub const HISTORY_TOKEN_BUDGET: usize = 2_000;
+
+/// What the shopper reads when no model could answer.
+pub const UNAVAILABLE_REPLY: &str = "Sorry, I can't answer right now. You can still use your cart.";
+/// Where a remote model's cut-off answer meets the fallback's: the shopper reads one
+/// answer with a visible seam, never half a sentence running into another voice.
+pub const CUT_OFF_SEAM: &str = "Sorry, I was cut off. ";
 
 /// What a turn may do to the world. Implemented by the conversation actor.
 #[async_trait]
@@ -51,87 +63,316 @@ pub struct TurnInput {
 pub struct TurnOutcome {
     pub reply: String,
     pub dialogue: DialogueState,
+    /// Tokens the models of this turn used (a remote model's; zero for the offline one).
+    pub usage: TokenUsage,
+    /// The model whose answer ended the turn (`groq`, `offline`).
+    pub answered_by: &'static str,
+    /// The first model failed and the fallback finished the turn.
+    pub fell_back: bool,
 }
 
-/// Runs one turn to its end. Never fails: a model error ends the turn with an apology
-/// (the caller may first try another model; see `run_turn_with_fallback`).
+impl TurnOutcome {
+    /// A turn that could not start (the shop was unavailable): only an apology.
+    pub fn apology(reply: String, dialogue: DialogueState) -> Self {
+        TurnOutcome { reply, dialogue, usage: TokenUsage::default(), answered_by: "none", fell_back: false }
+    }
+}
+
+/// Runs one turn to its end with one model. Never fails: a model error ends the turn
+/// with an apology.
 pub async fn run_turn(
     model: &dyn LanguageModel,
     retriever: &dyn Retriever,
     effects: &dyn TurnEffects,
     input: TurnInput,
 ) -> TurnOutcome {
+    run_turn_with_fallback(model, None, retriever, effects, input).await
+}
+
+/// Runs one turn to its end: `primary` answers (Groq), and when it fails — before its
+/// first word or in the middle of its answer — `fallback` (the offline assistant)
+/// finishes the turn from where it stopped: the tool results so far stay, and text
+/// already streamed is closed with [`CUT_OFF_SEAM`] before the fallback speaks. Never
+/// fails: when no model can answer, the shopper reads [`UNAVAILABLE_REPLY`].
+pub async fn run_turn_with_fallback(
+    primary: &dyn LanguageModel,
+    fallback: Option<&dyn LanguageModel>,
+    retriever: &dyn Retriever,
+    effects: &dyn TurnEffects,
+    input: TurnInput,
+) -> TurnOutcome {
     let turn = input.turn;
     effects.emit(Event::AssistantStart { turn }).await;
-    let mut dialogue = input.dialogue.clone();
-    let mut cart = input.cart.clone();
-    let mut messages = input.history.clone();
-    messages.push(ChatMessage::User { content: input.text.clone() });
-    let mut reply = String::new();
-    let mut calls_made = 0usize;
-
-    for _round in 0..MAX_ROUNDS {
-        let request = ModelRequest {
-            tenant: input.tenant.clone(),
-            settings: input.settings.clone(),
-            messages: messages.clone(),
-            cart: cart.clone(),
-            catalog: input.catalog.clone(),
-            dialogue: dialogue.clone(),
-            products: Vec::new(),
-        };
-        let mut round_text = String::new();
-        let mut calls: Vec<ToolCall> = Vec::new();
-        match model.stream(request).await {
-            Ok(mut stream) => {
-                while let Some(chunk) = stream.next().await {
-                    match chunk {
-                        Ok(ModelChunk::Text(t)) if !t.is_empty() => {
-                            round_text.push_str(&t);
-                            effects.emit(Event::AssistantDelta { turn, text: t }).await;
-                        }
-                        Ok(ModelChunk::Text(_)) => {}
-                        Ok(ModelChunk::ToolCall(c)) => calls.push(c),
-                        Ok(ModelChunk::Memory(m)) => dialogue.memory = m,
-                        Ok(ModelChunk::Usage(_)) => {}
-                        Err(e) => {
-                            tracing::warn!(model = model.name(), error = %e, "model stream failed mid-turn");
-                            break;
-                        }
+    let mut run = TurnRun::new(&input, retriever, effects);
+    if !primary.reads_catalog() {
+        run.history_within_budget();
+        run.retrieve_for_prompt().await;
+    }
+    run.messages.push(ChatMessage::User { content: input.text.clone() });
+    let mut answered_by = primary.name();
+    let mut fell_back = false;
+    if let Err(failed) = run.rounds(primary).await {
+        tracing::warn!(model = primary.name(), error = %failed.error, "model failed; finishing the turn without it");
+        if failed.spoke {
+            run.say(seam(&run.reply)).await;
+        }
+        match fallback {
+            Some(f) => {
+                fell_back = true;
+                answered_by = f.name();
+                if let Err(e) = run.rounds(f).await {
+                    tracing::warn!(model = f.name(), error = %e.error, "the fallback model failed too");
+                    if !e.spoke {
+                        run.say(UNAVAILABLE_REPLY.to_string()).await;
                     }
                 }
             }
-            Err(e) => {
-                tracing::warn!(model = model.name(), error = %e, "model unavailable");
-                if reply.is_empty() && round_text.is_empty() {
-                    let sorry = "Sorry, I can't answer right now. You can still use your cart.".to_string();
-                    effects.emit(Event::AssistantDelta { turn, text: sorry.clone() }).await;
-                    round_text = sorry;
-                }
-            }
-        }
-        reply.push_str(&round_text);
-        if calls.is_empty() {
-            break;
-        }
-        messages.push(ChatMessage::Assistant { content: round_text, tool_calls: calls.clone() });
-        for call in calls {
-            calls_made += 1;
-            let result = if calls_made > MAX_TOOL_CALLS {
-                ToolResult::Error {
-                    code: ErrorCode::BadRequest,
-                    message: "too many tool calls in one turn".into(),
-                    product_id: None,
-                    options: Vec::new(),
-                }
-            } else {
-                execute(&call, turn, &input, retriever, effects, &mut cart, &mut dialogue).await
-            };
-            messages.push(ChatMessage::Tool { tool_call_id: call.id.clone(), content: result.to_content() });
+            None if failed.spoke => run.say("Please ask me again.".to_string()).await,
+            None => run.say(UNAVAILABLE_REPLY.to_string()).await,
         }
     }
-    effects.emit(Event::AssistantEnd { turn, text: reply.clone() }).await;
-    TurnOutcome { reply, dialogue }
+    effects.emit(Event::AssistantEnd { turn, text: run.reply.clone() }).await;
+    TurnOutcome { reply: run.reply, dialogue: run.dialogue, usage: run.usage, answered_by, fell_back }
+}
+
+/// The seam after a cut-off answer: an unfinished sentence gets an ellipsis.
+fn seam(reply: &str) -> String {
+    let trimmed = reply.trim_end();
+    let ends_sentence = trimmed.ends_with(['.', '!', '?', '…', ':', ')']);
+    let mut s = String::new();
+    if !trimmed.is_empty() && !ends_sentence {
+        s.push('…');
+    }
+    if !reply.ends_with(char::is_whitespace) {
+        s.push(' ');
+    }
+    s.push_str(CUT_OFF_SEAM);
+    s
+}
+
+/// Why `rounds` stopped early.
+struct Failed {
+    error: ModelError,
+    /// The failing model had already streamed text to the shopper in this turn.
+    spoke: bool,
+}
+
+/// One turn in progress: what it has said, done and been shown.
+struct TurnRun<'a> {
+    input: &'a TurnInput,
+    retriever: &'a dyn Retriever,
+    effects: &'a dyn TurnEffects,
+    dialogue: DialogueState,
+    cart: Cart,
+    messages: Vec<ChatMessage>,
+    reply: String,
+    calls_made: usize,
+    rounds_left: usize,
+    /// For a remote model: the products retrieved for its prompt.
+    products: Vec<ProductView>,
+    /// The products a remote model may name: those it was shown in this turn (the
+    /// prompt's, its searches' and recommendations') and the cart's.
+    shown: HashSet<ProductId>,
+    usage: TokenUsage,
+}
+
+impl<'a> TurnRun<'a> {
+    fn new(input: &'a TurnInput, retriever: &'a dyn Retriever, effects: &'a dyn TurnEffects) -> Self {
+        TurnRun {
+            input,
+            retriever,
+            effects,
+            dialogue: input.dialogue.clone(),
+            cart: input.cart.clone(),
+            messages: input.history.clone(),
+            reply: String::new(),
+            calls_made: 0,
+            rounds_left: MAX_ROUNDS,
+            products: Vec::new(),
+            shown: HashSet::new(),
+            usage: TokenUsage::default(),
+        }
+    }
+
+    /// Streams a piece of text to the shopper as part of the reply.
+    async fn say(&mut self, text: String) {
+        self.reply.push_str(&text);
+        self.effects.emit(Event::AssistantDelta { turn: self.input.turn, text }).await;
+    }
+
+    /// Keeps the newest history within [`HISTORY_TOKEN_BUDGET`] (whole messages).
+    fn history_within_budget(&mut self) {
+        let mut budget = HISTORY_TOKEN_BUDGET * 4;
+        let mut keep = 0;
+        for m in self.messages.iter().rev() {
+            let size = match m {
+                ChatMessage::System { content } | ChatMessage::User { content } => content.len(),
+                ChatMessage::Assistant { content, tool_calls } => {
+                    content.len() + tool_calls.iter().map(|c| c.arguments.to_string().len() + c.name.len()).sum::<usize>()
+                }
+                ChatMessage::Tool { content, .. } => content.len(),
+            };
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            keep += 1;
+        }
+        let drop = self.messages.len() - keep;
+        self.messages.drain(..drop);
+        // A tool result without the call it answers is not a valid conversation.
+        while matches!(self.messages.first(), Some(ChatMessage::Tool { .. })) {
+            self.messages.remove(0);
+        }
+    }
+
+    /// The products a remote model's prompt lists: those the shopper last saw (so "the
+    /// second one" means something to it), then what retrieval finds for the message.
+    async fn retrieve_for_prompt(&mut self) {
+        let input = self.input;
+        let mut ids: Vec<ProductId> = input.dialogue.last_products.iter().take(PROMPT_PRODUCTS).cloned().collect();
+        let query = SearchQuery { text: input.text.clone(), filters: SearchFilters::default(), limit: PROMPT_PRODUCTS };
+        match self.retriever.search(&input.tenant, &query).await {
+            Ok(hits) => ids.extend(hits.iter().map(|h| h.product.id.clone())),
+            Err(e) => tracing::warn!(error = %e, "retrieval for the prompt failed"),
+        }
+        let mut seen = HashSet::new();
+        for id in ids {
+            if seen.insert(id.clone())
+                && let Some(p) = input.catalog.product(&id)
+            {
+                self.products.push(ProductView::for_shopper(p.as_ref()));
+                self.shown.insert(id);
+            }
+        }
+    }
+
+    /// Runs model rounds until the model answers without tool calls, the rounds are
+    /// used up, or the model fails.
+    async fn rounds(&mut self, model: &dyn LanguageModel) -> Result<(), Failed> {
+        let turn = self.input.turn;
+        let remote = !model.reads_catalog();
+        while self.rounds_left > 0 {
+            self.rounds_left -= 1;
+            let request = ModelRequest {
+                tenant: self.input.tenant.clone(),
+                settings: self.input.settings.clone(),
+                messages: self.messages.clone(),
+                cart: self.cart.clone(),
+                catalog: self.input.catalog.clone(),
+                dialogue: self.dialogue.clone(),
+                products: if remote { self.products.clone() } else { Vec::new() },
+            };
+            let mut round_text = String::new();
+            let mut calls: Vec<ToolCall> = Vec::new();
+            let mut stream = match model.stream(request).await {
+                Ok(s) => s,
+                Err(error) => return Err(Failed { error, spoke: false }),
+            };
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(ModelChunk::Text(t)) if !t.is_empty() => {
+                        round_text.push_str(&t);
+                        self.say(t).await;
+                    }
+                    Ok(ModelChunk::Text(_)) => {}
+                    Ok(ModelChunk::ToolCall(c)) => calls.push(c),
+                    Ok(ModelChunk::Memory(m)) => self.dialogue.memory = m,
+                    Ok(ModelChunk::Usage(u)) => {
+                        self.usage.prompt_tokens += u.prompt_tokens;
+                        self.usage.completion_tokens += u.completion_tokens;
+                    }
+                    Err(error) => {
+                        // Tool calls of a broken round are never executed.
+                        return Err(Failed { error, spoke: !round_text.is_empty() });
+                    }
+                }
+            }
+            if calls.is_empty() {
+                return Ok(());
+            }
+            self.messages.push(ChatMessage::Assistant { content: round_text, tool_calls: calls.clone() });
+            for call in calls {
+                self.calls_made += 1;
+                let result = if self.calls_made > MAX_TOOL_CALLS {
+                    refusal(ErrorCode::BadRequest, "too many tool calls in one turn")
+                } else if remote && let Some(refused) = self.refuse_remote(&call) {
+                    refused
+                } else {
+                    execute(&call, turn, self.input, self.retriever, self.effects, &mut self.cart, &mut self.dialogue).await
+                };
+                if remote && let ToolResult::Products { items } = &result {
+                    self.shown.extend(items.iter().filter_map(|p| ProductId::parse(&p.id).ok()));
+                }
+                self.messages.push(ChatMessage::Tool { tool_call_id: call.id.clone(), content: result.to_content() });
+            }
+        }
+        Ok(())
+    }
+
+    /// What a remote model may not do, whatever it was told: name a product it was not
+    /// shown in this turn (nor in the cart), or check out when the shopper did not ask.
+    fn refuse_remote(&self, call: &ToolCall) -> Option<ToolResult> {
+        let tool = Tool::parse(&call.name, &call.arguments).ok()?;
+        let named: Vec<&ProductId> = match &tool {
+            Tool::AddToCart(a) | Tool::SetQuantity(a) => vec![&a.product_id],
+            Tool::RemoveFromCart { product_id, .. } => vec![product_id],
+            Tool::ShowProducts { product_ids } | Tool::RecommendProducts { product_ids, .. } => product_ids.iter().collect(),
+            Tool::SearchProducts(_) | Tool::ViewCart {} => Vec::new(),
+            Tool::Checkout {} => {
+                return (!asks_to_check_out(&self.input.text)).then(|| {
+                    refusal(
+                        ErrorCode::BadRequest,
+                        "checkout is only done when the shopper asks to check out or buy; ask them first",
+                    )
+                });
+            }
+        };
+        let in_cart = |id: &ProductId| self.cart.lines.iter().any(|l| &l.product_id == id);
+        named.into_iter().find(|id| !self.shown.contains(*id) && !in_cart(id)).map(|id| ToolResult::Error {
+            code: ErrorCode::NotFound,
+            message: format!("no product {id} was shown in this conversation; search for it first"),
+            product_id: None,
+            options: Vec::new(),
+        })
+    }
+}
+
+fn refusal(code: ErrorCode, message: &str) -> ToolResult {
+    ToolResult::Error { code, message: message.into(), product_id: None, options: Vec::new() }
+}
+
+/// Whether the shopper's own words ask to check out (or buy, pay, place the order), in
+/// the languages Aisle's shops speak; a negation ("don't check out yet") is not asking.
+pub fn asks_to_check_out(text: &str) -> bool {
+    let t = text.to_lowercase();
+    let words: Vec<&str> = t.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').filter(|w| !w.is_empty()).collect();
+    const NEGATIONS: &[&str] = &["don't", "dont", "don’t", "not", "never", "no", "nicht", "kein", "pas", "inte", "ne", "non"];
+    /// Word sequences that ask to check out (a phrase of one word or more).
+    const ASKS: &[&[&str]] = &[
+        &["checkout"], &["check", "out"], &["pay"],
+        &["buy", "it"], &["buy", "them"], &["buy", "this"], &["buy", "these"], &["buy", "that"], &["buy", "now"],
+        &["buy", "everything"], &["buy", "all"], &["purchase", "it"], &["purchase", "now"],
+        &["complete", "the", "purchase"], &["complete", "my", "purchase"],
+        &["place", "the", "order"], &["place", "my", "order"], &["place", "an", "order"], &["place", "order"],
+        &["order", "it"], &["order", "them"], &["order", "this"], &["order", "that"], &["order", "now"],
+        &["complete", "my", "order"], &["complete", "the", "order"],
+        &["kasse"], &["bezahlen"], &["jetzt", "kaufen"], &["jetzt", "bestellen"], // de
+        &["pagar"], &["finalizar", "compra"], &["realizar", "pedido"], // es, pt
+        &["payer"], &["passer", "commande"], &["valider", "mon", "panier"], // fr
+        &["betala"], &["kassan"], &["slutför", "köpet"], // sv
+        &["pagare"], &["procedi", "all'ordine"], // it
+    ];
+    for i in 0..words.len() {
+        let hit = ASKS.iter().any(|phrase| words[i..].starts_with(phrase));
+        if hit {
+            let before = &words[i.saturating_sub(3)..i];
+            if !before.iter().any(|b| NEGATIONS.contains(b)) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 async fn execute(

@@ -15,7 +15,7 @@
 //! shop does not sell) or when a turn did something unsafe (`unsafe_reasons`).
 
 mod bestbuy;
-mod harness;
+pub mod harness;
 mod heldout;
 mod script;
 

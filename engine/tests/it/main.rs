@@ -14,3 +14,4 @@ mod store_commands;
 mod store_groups;
 mod support;
 mod vectors;
+mod turn_safety;

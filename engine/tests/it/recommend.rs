@@ -185,6 +185,12 @@ impl engine::ports::llm::LanguageModel for Caller {
         "caller"
     }
 
+    /// Executed as the offline assistant's calls are (this test is about the tool, not
+    /// about what a remote model is allowed to name: `turn_safety` is).
+    fn reads_catalog(&self) -> bool {
+        true
+    }
+
     async fn stream(
         &self,
         request: engine::ports::llm::ModelRequest,

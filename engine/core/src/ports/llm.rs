@@ -104,5 +104,21 @@ pub type ModelStream = Pin<Box<dyn Stream<Item = Result<ModelChunk, ModelError>>
 pub trait LanguageModel: Send + Sync + 'static {
     /// A short name for logs and metrics (`offline`, `groq`).
     fn name(&self) -> &'static str;
+
+    /// The model reads the tenant's catalog itself and its tool calls come from Aisle's
+    /// own rules (the offline assistant). A model that does not (a remote LLM) gets the
+    /// products retrieved for the message in its request, may name only products it was
+    /// shown in the turn or that are in the cart, and may check out only when the
+    /// shopper's own words ask for it (`engine::turn`).
+    fn reads_catalog(&self) -> bool {
+        false
+    }
+
+    /// Whether this model can answer for a tenant with these settings (a remote model
+    /// needs a key: the deployment's or the tenant's own).
+    fn serves(&self, _settings: &TenantSettings) -> bool {
+        true
+    }
+
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError>;
 }

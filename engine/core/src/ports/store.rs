@@ -38,6 +38,20 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Tokens a remote model used, and in how many model calls (turns).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmUsage {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub calls: i64,
+}
+
+impl LlmUsage {
+    pub fn total_tokens(&self) -> i64 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
+}
+
 /// The shop's bot and catalog settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantSettings {
@@ -332,6 +346,23 @@ pub trait Store: Send + Sync + 'static {
     async fn transcript(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<TranscriptMessage>>;
     /// How many shopper messages the tenant's conversations received since `since`.
     async fn count_shopper_messages(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64>;
+    /// Conversations started at or after `since`.
+    async fn count_conversations(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64>;
+
+    // --- LLM usage -------------------------------------------------------------------
+    /// Adds one turn's tokens to the conversation's count of the billing period that
+    /// starts at `period`: one atomic increment (never a read-modify-write).
+    async fn add_llm_usage(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        period: DateTime<Utc>,
+        usage: &LlmUsage,
+    ) -> StoreResult<()>;
+    /// The tenant's tokens in the billing period that starts at `period`.
+    async fn llm_usage(&self, tenant: &TenantId, period: DateTime<Utc>) -> StoreResult<LlmUsage>;
+    /// One conversation's tokens, all periods.
+    async fn conversation_llm_usage(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<LlmUsage>;
     async fn list_conversations(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<ConversationRecord>>;
 
     // --- carts and orders ----------------------------------------------------------

@@ -182,6 +182,10 @@ pub struct TurnLog {
     pub reply: String,
     pub deltas: Vec<String>,
     pub events: Vec<Event>,
+    /// The model whose answer ended the turn, and whether the fallback finished it.
+    pub answered_by: &'static str,
+    pub fell_back: bool,
+    pub usage: engine::ports::llm::TokenUsage,
 }
 
 impl TurnLog {
@@ -290,6 +294,9 @@ pub struct Conversation {
     dialogue: DialogueState,
     history: Vec<ChatMessage>,
     turns: u64,
+    /// A model that answers first (a remote one, in the turn-safety tests); the
+    /// offline assistant then finishes what it cannot.
+    remote: Option<Arc<dyn engine::ports::llm::LanguageModel>>,
 }
 
 impl Conversation {
@@ -302,8 +309,16 @@ impl Conversation {
             dialogue: DialogueState::default(),
             history: Vec::new(),
             turns: 0,
+            remote: None,
         }
     }
+
+    /// A conversation answered first by `remote`, with the offline assistant as the
+    /// fallback, as the conversation actor runs a shop with a Groq key.
+    pub fn with_remote(shop: &'static Shop, remote: Arc<dyn engine::ports::llm::LanguageModel>) -> Self {
+        Self { remote: Some(remote), ..Self::new(shop) }
+    }
+
 
     /// Runs the shopper's message as a turn, as the conversation actor does.
     pub async fn say(&mut self, text: &str) -> TurnLog {
@@ -324,7 +339,19 @@ impl Conversation {
             catalog: self.shop.catalog.clone(),
             dialogue: self.dialogue.clone(),
         };
-        let outcome = run_turn(&self.model, self.shop.retriever.as_ref(), &effects, input).await;
+        let outcome = match &self.remote {
+            Some(remote) => {
+                engine::turn::run_turn_with_fallback(
+                    remote.as_ref(),
+                    Some(&self.model),
+                    self.shop.retriever.as_ref(),
+                    &effects,
+                    input,
+                )
+                .await
+            }
+            None => run_turn(&self.model, self.shop.retriever.as_ref(), &effects, input).await,
+        };
         self.dialogue = outcome.dialogue;
         self.cart = effects.cart.into_inner().unwrap();
         self.history.push(ChatMessage::User { content: text.to_string() });
@@ -337,6 +364,13 @@ impl Conversation {
                 _ => None,
             })
             .collect();
-        TurnLog { reply: outcome.reply, deltas, events }
+        TurnLog {
+            reply: outcome.reply,
+            deltas,
+            events,
+            answered_by: outcome.answered_by,
+            fell_back: outcome.fell_back,
+            usage: outcome.usage,
+        }
     }
 }
