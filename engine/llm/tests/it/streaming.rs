@@ -283,3 +283,25 @@ async fn without_any_key_the_model_is_unavailable_and_nothing_is_sent() {
     assert!(fake.requests().is_empty());
     assert_eq!(model.name(), "groq");
 }
+
+/// The fake scripted by a function of the request (what a fake model that reacts to
+/// the shopper, or a benchmark, uses).
+#[tokio::test]
+async fn the_fake_can_answer_by_a_function_of_the_request() {
+    let fake = FakeGroq::start_with(|body| {
+        let last = body["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+        match last["content"].as_str() {
+            Some("buy it") => Reply::tool_calls(&[("call_c", "checkout", "{}")]),
+            Some(text) => Reply::text(&tokens(&format!("You said: {text}"))).with_tokens_per_second(2000.0),
+            None => Reply::server_error(500, "no message"),
+        }
+    })
+    .await
+    .unwrap();
+    let model = model(&fake);
+    let chunks = ok(run(&model, request("red shoes")).await.unwrap());
+    assert_eq!(texts(&chunks).concat(), "You said: red shoes");
+    let chunks = ok(run(&model, request("buy it")).await.unwrap());
+    assert!(chunks.iter().any(|c| matches!(c, ModelChunk::ToolCall(t) if t.name == "checkout")), "{chunks:?}");
+    assert_eq!(fake.requests().len(), 2);
+}
