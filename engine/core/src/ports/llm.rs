@@ -24,7 +24,11 @@ pub enum ChatMessage {
     Tool { tool_call_id: String, content: String },
 }
 
-/// A tool the model asked for. `arguments` is the JSON object the tool takes.
+/// A tool the model asked for. `arguments` is the JSON object the tool takes. When a
+/// remote model sent arguments that are not valid JSON, an adapter passes them on as
+/// `Value::String(raw)` rather than failing the stream: `Tool::parse` refuses them,
+/// and the pipeline answers the model with that "bad call" error so it can correct
+/// itself. Empty or `null` arguments arrive as `{}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     pub id: String,
