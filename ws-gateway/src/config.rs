@@ -45,6 +45,10 @@ pub struct Config {
     /// The Qdrant server's API key (its `service.api_key`), sent with every request.
     pub qdrant_api_key: Option<Secret>,
     pub groq_api_key: Option<Secret>,
+    /// Groq's OpenAI-compatible base URL (`AISLE_GROQ_BASE_URL`).
+    pub groq_base_url: String,
+    /// The chat model (`AISLE_GROQ_MODEL`); a tenant may bring its own.
+    pub groq_model: String,
     pub platform_token: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
     pub demo: bool,
@@ -123,6 +127,8 @@ impl Default for Config {
             qdrant_url: None,
             qdrant_api_key: None,
             groq_api_key: None,
+            groq_base_url: engine_llm::GroqConfig::DEFAULT_BASE_URL.into(),
+            groq_model: engine_llm::GroqConfig::DEFAULT_MODEL.into(),
             platform_token: None,
             stripe_webhook_secret: None,
             demo: false,
@@ -171,6 +177,15 @@ impl Config {
             return Err(ConfigError { var: "AISLE_QDRANT_API_KEY", message: "is set but AISLE_QDRANT_URL is not".into() });
         }
         c.groq_api_key = non_empty("GROQ_API_KEY").map(Secret::new);
+        if let Some(v) = non_empty("AISLE_GROQ_BASE_URL") {
+            if !(v.starts_with("https://") || v.starts_with("http://")) {
+                return Err(ConfigError { var: "AISLE_GROQ_BASE_URL", message: "must start with https:// or http://".into() });
+            }
+            c.groq_base_url = v;
+        }
+        if let Some(v) = non_empty("AISLE_GROQ_MODEL") {
+            c.groq_model = v;
+        }
         c.platform_token = non_empty("AISLE_PLATFORM_TOKEN").map(Secret::new);
         c.stripe_webhook_secret = non_empty("AISLE_STRIPE_WEBHOOK_SECRET").map(Secret::new);
         c.session_secret = non_empty("AISLE_SESSION_SECRET").map(Secret::new);

@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use actors::{Conversations, Services};
 use engine_assistant::OfflineAssistant;
+use engine_llm::{GroqConfig, GroqModel};
 use engine::carts::CartService;
 use engine::catalog::CatalogCache;
 use engine::jobs::{InProcessQueue, Jobs, JobsOptions, RetryPolicy};
@@ -34,6 +35,8 @@ pub enum StartupError {
     Actors(#[from] actors::ActorError),
     #[error("cannot seed the demo shop: {0}")]
     Demo(#[from] crate::demo::DemoError),
+    #[error("cannot set up the language model client: {0}")]
+    Llm(String),
 }
 
 /// How soon a catalog change (an import, an edit, stock) reaches carts and retrieval.
@@ -119,17 +122,28 @@ impl Application {
         let jobs = Jobs::with_options(store.clone(), catalog.clone(), hybrid.clone(), options);
         jobs.set_queue(InProcessQueue::start(jobs.clone(), config.job_workers, RetryPolicy::default()));
         jobs.attach_to_retriever();
-        if config.groq_api_key.is_some() {
-            tracing::warn!("GROQ_API_KEY is set, but this build answers with the offline assistant only");
-        }
         let model: Arc<dyn LanguageModel> = Arc::new(OfflineAssistant::new(retriever.clone()));
+        // Groq answers for the tenants it serves (the deployment's key, or a tenant's
+        // own); the offline assistant answers the others and finishes what Groq cannot.
+        let groq = Arc::new(
+            GroqModel::new(GroqConfig {
+                base_url: config.groq_base_url.clone(),
+                api_key: config.groq_api_key.as_ref().map(|k| k.expose().to_string()),
+                model: config.groq_model.clone(),
+                ..GroqConfig::default()
+            })
+            .map_err(|e| StartupError::Llm(e.to_string()))?,
+        );
+        if config.groq_api_key.is_some() {
+            tracing::info!(model = %config.groq_model, "Groq answers shoppers; the offline assistant is the fallback");
+        }
         let services = Arc::new(Services {
             store: store.clone(),
             catalog: catalog.clone(),
             carts: Arc::new(CartService::new(catalog.clone())),
             retriever: retriever.clone(),
             model,
-            remote: None,
+            remote: Some(groq.clone() as Arc<dyn LanguageModel>),
             idle_timeout: config.idle_timeout,
         });
         let services_retriever = retriever;
@@ -150,6 +164,7 @@ impl Application {
 
         let metrics = Metrics::new();
         metrics.set_retrieval_hybrid(hybrid_on);
+        metrics.watch_llm(groq);
         let limits = Arc::new(crate::limits::Limits::new(&config.rate_limits));
         limits.start_pruning(crate::limits::PRUNE_EVERY);
         let listener = TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind.to_string(), source })?;

@@ -121,6 +121,12 @@ impl LanguageModel for GroqModel {
         "groq"
     }
 
+    /// A tenant is served when it has a key of its own or the deployment has one.
+    fn serves(&self, settings: &engine_core::ports::store::TenantSettings) -> bool {
+        let set = |k: Option<&str>| k.is_some_and(|k| !k.trim().is_empty());
+        set(settings.llm.api_key.as_deref()) || set(self.config.api_key.as_deref())
+    }
+
     /// Retries happen only here, before the stream is returned: once a chunk may have
     /// reached a shopper, a failure is the caller's to handle (it falls back).
     async fn stream(&self, request: ModelRequest) -> Result<ModelStream, ModelError> {

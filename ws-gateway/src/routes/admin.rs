@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use engine::domain::{JobId, ProductId, TenantId};
 use engine::events::ErrorCode;
 use engine::jobs::MAX_IMPORT_BYTES;
+use engine::plans::{month_start, monthly_message_quota, monthly_token_quota};
 use engine::ports::jobs::JobRecord;
 use engine::ports::retriever::{SearchFilters, SearchQuery};
 use engine::views::ProductView;
@@ -25,6 +26,7 @@ pub const MAX_LIMIT: usize = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/admin/tenant", web::get().to(tenant))
+        .route("/v1/admin/usage", web::get().to(usage))
         .route("/v1/admin/catalog/import", web::post().to(import))
         .route("/v1/admin/jobs/{id}", web::get().to(job))
         .route("/v1/admin/products", web::get().to(products))
@@ -34,6 +36,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn tenant(state: web::Data<AppState>, who: AdminTenant) -> Result<HttpResponse, ApiError> {
     let t = state.store.get_tenant(&who.0).await?.ok_or_else(ApiError::not_found)?;
     Ok(HttpResponse::Ok().json(json!({"id": t.id.as_str(), "name": t.name, "plan": t.plan, "status": t.status})))
+}
+
+/// `GET /v1/admin/usage`: this billing period's (the UTC calendar month's)
+/// conversations, shopper messages and LLM tokens, beside the plan's quotas. A tenant
+/// whose tokens reached the quota is answered by the offline assistant until the
+/// period ends, and `llm.note` says so.
+async fn usage(state: web::Data<AppState>, who: AdminTenant) -> Result<HttpResponse, ApiError> {
+    let tenant = state.store.get_tenant(&who.0).await?.ok_or_else(ApiError::not_found)?;
+    let now = chrono::Utc::now();
+    let start = month_start(now);
+    let end = month_start(start + chrono::Duration::days(32));
+    let conversations = state.store.count_conversations(&who.0, start).await?;
+    let messages = state.store.count_shopper_messages(&who.0, start).await?;
+    let llm = state.store.llm_usage(&who.0, start).await?;
+    let token_quota = monthly_token_quota(&tenant.plan);
+    let over = token_quota.is_some_and(|q| llm.total_tokens() >= q as i64);
+    let note = over.then(|| {
+        format!(
+            "This period's LLM tokens reached the {} plan's quota: the offline assistant answers shoppers until {}.",
+            tenant.plan,
+            end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    });
+    Ok(HttpResponse::Ok().json(json!({
+        "period_start": start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "period_end": end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "plan": tenant.plan,
+        "conversations": conversations,
+        "messages": messages,
+        "message_quota": monthly_message_quota(&tenant.plan),
+        "llm": {
+            "prompt_tokens": llm.prompt_tokens,
+            "completion_tokens": llm.completion_tokens,
+            "total_tokens": llm.total_tokens(),
+            "calls": llm.calls,
+            "token_quota": token_quota,
+            "over_quota": over,
+            "note": note,
+        },
+    })))
 }
 
 /// `POST /v1/admin/catalog/import`: the CSV body becomes a job; `202 {"job_id"}`.

@@ -48,7 +48,12 @@ pub struct Options {
     pub import_queue_bytes: u64,
     /// Workers of the job queue; 0 holds jobs queued.
     pub job_workers: usize,
+    /// A (fake) Groq's base URL: `GROQ_API_KEY` is then set to [`GROQ_KEY`].
+    pub groq: Option<String>,
 }
+
+/// The deployment's Groq key in tests that talk to the fake Groq.
+pub const GROQ_KEY: &str = "gsk_test_deployment_key";
 
 impl Default for Options {
     fn default() -> Self {
@@ -62,6 +67,7 @@ impl Default for Options {
             rate_limits: RateLimits::permissive(),
             import_queue_bytes: Config::default().import_queue_bytes,
             job_workers: Config::default().job_workers,
+            groq: None,
         }
     }
 }
@@ -88,6 +94,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         rate_limits: opts.rate_limits,
         import_queue_bytes: opts.import_queue_bytes,
         job_workers: opts.job_workers,
+        groq_api_key: opts.groq.as_ref().map(|_| ws_gateway::config::Secret::new(GROQ_KEY)),
+        groq_base_url: opts.groq.clone().unwrap_or_else(|| Config::default().groq_base_url),
         ..Config::default()
     };
     let app = match opts.db {

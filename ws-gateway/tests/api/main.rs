@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod chat;
 mod durability;
+mod groq;
 mod helpers;
 mod killable;
 mod limits;
