@@ -21,11 +21,12 @@ use engine::turn::{CUT_OFF_SEAM, MAX_ROUNDS, UNAVAILABLE_REPLY, asks_to_check_ou
 use crate::dialogues::harness::{self, Conversation, Shop};
 
 type Reply = Result<Vec<Result<ModelChunk, ModelError>>, ModelError>;
+type Script = Box<dyn Fn(&ModelRequest, usize) -> Reply + Send + Sync>;
 
 /// A model that does what its script says, whatever the shopper wrote: the attacker's
 /// accomplice. It records every request it gets.
 struct Obedient {
-    script: Box<dyn Fn(&ModelRequest, usize) -> Reply + Send + Sync>,
+    script: Script,
     requests: Mutex<Vec<ModelRequest>>,
 }
 
