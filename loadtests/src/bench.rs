@@ -61,7 +61,7 @@ const QUIET_BELOW_PCT: f64 = 25.0;
 
 /// Samples CPU use in 2 s windows until it is below [`QUIET_BELOW_PCT`] or `wait`
 /// has passed; returns the last sample (recorded with the results either way).
-async fn wait_quiet(wait: Duration) -> f64 {
+pub(crate) async fn wait_quiet(wait: Duration) -> f64 {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let busy = report::cpu_busy_pct(Duration::from_secs(2)).await;
@@ -135,21 +135,38 @@ async fn start_echo(mode: EchoMode, threads: usize) -> Result<Echo> {
 }
 
 /// A running Aisle: the child (if we started it) and what the clients need.
-struct Aisle {
-    base: String,
-    deployment_key: String,
-    log: Option<PathBuf>,
+pub(crate) struct Aisle {
+    pub base: String,
+    pub deployment_key: String,
+    pub log: Option<PathBuf>,
     _child: Option<ChildGuard>,
     _dir: Option<ScratchDir>,
 }
 
 impl Aisle {
-    fn ws_url(&self) -> String {
+    pub fn ws_url(&self) -> String {
         format!("{}/v1/ws", self.base.replacen("http://", "ws://", 1))
     }
-    fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         self.log.as_deref().map(|l| procs::tail(l, 40)).unwrap_or_default()
     }
+    /// The process id of the Aisle we started (`None` for one given by `--aisle-url`).
+    pub fn pid(&self) -> Option<u32> {
+        self._child.as_ref().map(ChildGuard::pid)
+    }
+}
+
+/// How to start (or where to find) the Aisle under test.
+pub(crate) struct AisleLaunch<'a> {
+    pub bin: &'a Path,
+    /// An Aisle already running at this loopback base URL: nothing is started.
+    pub url: Option<&'a str>,
+    /// Start `loadtests echo-server` in Aisle's place (a dry run).
+    pub fake: bool,
+    pub keep_data: bool,
+    pub health_timeout: Duration,
+    /// Set on Aisle's command line after the bench's own settings (they win over them).
+    pub env: Vec<(&'static str, String)>,
 }
 
 #[derive(Deserialize)]
@@ -158,36 +175,38 @@ struct Demo {
     deployment_key: String,
 }
 
-fn http_client() -> Result<reqwest::Client> {
+pub(crate) fn http_client() -> Result<reqwest::Client> {
     // no_proxy: the bench only talks to loopback and must not go through a proxy.
     Ok(reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?)
 }
 
-async fn start_aisle(o: &BenchOptions) -> Result<Aisle> {
+/// Starts Aisle with the demo shop on a free loopback port (see the README) and waits
+/// for `/healthz` and the demo deployment key.
+pub(crate) async fn start_aisle(o: &AisleLaunch<'_>) -> Result<Aisle> {
     let http = http_client()?;
-    let (base, child, dir, log) = match &o.aisle_url {
+    let (base, child, dir, log) = match o.url {
         Some(url) => {
             crate::wsclient::check_loopback(url)?;
             (url.trim_end_matches('/').to_owned(), None, None, None)
         }
         None => {
-            if !o.fake_aisle && !o.aisle_bin.is_file() {
+            if !o.fake && !o.bin.is_file() {
                 bail!(
                     "no aisle binary at {} (build it: cargo build --release -p ws-gateway, or pass --aisle-bin)",
-                    o.aisle_bin.display()
+                    o.bin.display()
                 );
             }
             let mut dir = ScratchDir::new("aisle-bench")?;
             dir.keep = o.keep_data;
             let addr = format!("127.0.0.1:{}", procs::free_port()?);
             let log = dir.path.join("aisle.log");
-            let mut cmd = if o.fake_aisle {
+            let mut cmd = if o.fake {
                 // Dry run: the echo server (fake shop, HTTP stubs) stands in for Aisle.
                 let mut c = Command::new(std::env::current_exe()?);
                 c.args(["echo-server", "--fake-shop", "--max-seconds", "3600", "--bind", &addr]);
                 c
             } else {
-                let mut c = Command::new(&o.aisle_bin);
+                let mut c = Command::new(o.bin);
                 c.arg("serve");
                 c
             };
@@ -201,9 +220,13 @@ async fn start_aisle(o: &BenchOptions) -> Result<Aisle> {
                 .env("AISLE_RATE_NEW_CONVERSATIONS", "1000000")
                 .env("AISLE_RATE_CART_COMMANDS", "1000000")
                 .env("AISLE_RATE_MESSAGES", "1000000")
-                // Loopback only: the offline assistant answers, never a remote model.
+                // Loopback only: the offline assistant answers, never a remote model
+                // (unless the caller points Aisle at a fake Groq, below).
                 .env_remove("GROQ_API_KEY")
                 .env_remove("AISLE_GROQ_BASE_URL");
+            for (k, v) in &o.env {
+                cmd.env(k, v);
+            }
             let child = ChildGuard::spawn("aisle", cmd, &log)?;
             eprintln!("started aisle (pid {}) on {addr}, log {}", child.pid(), log.display());
             (format!("http://{addr}"), Some(child), Some(dir), Some(log))
@@ -254,7 +277,15 @@ pub async fn run(o: &BenchOptions) -> Result<()> {
 async fn run_inner(o: &BenchOptions) -> Result<()> {
     let echo = start_echo(o.echo_mode, o.echo_threads).await.context("starting the echo baseline")?;
     eprintln!("echo baseline ({:?}) at {}", o.echo_mode, echo.url());
-    let aisle = if o.skip_aisle { None } else { Some(start_aisle(o).await?) };
+    let launch = AisleLaunch {
+        bin: &o.aisle_bin,
+        url: o.aisle_url.as_deref(),
+        fake: o.fake_aisle,
+        keep_data: o.keep_data,
+        health_timeout: o.health_timeout,
+        env: Vec::new(),
+    };
+    let aisle = if o.skip_aisle { None } else { Some(start_aisle(&launch).await?) };
     let background = wait_quiet(o.quiet_wait).await;
 
     let rounds = o.rounds.max(1);
@@ -353,10 +384,15 @@ fn write_all(dir: &Path, info: &RunInfo, outcomes: &[Outcome], failures: &[Strin
     Ok(())
 }
 
-/// Regenerates `results.svg` with `plot.py` if python3 with matplotlib is there
-/// (bounded to 120 s); otherwise says how.
+/// Regenerates `results.svg` with `plot.py` if python3 with matplotlib is there.
 fn plot(dir: &Path) {
-    let script = dir.join("plot.py");
+    run_plot(dir, "plot.py", "results.svg");
+}
+
+/// Runs `python3 <dir>/<script>` (bounded to 120 s), which writes `<dir>/<svg>`; if
+/// python3 or matplotlib is missing, says how to plot by hand.
+pub(crate) fn run_plot(dir: &Path, script: &str, svg: &str) {
+    let script = dir.join(script);
     let child = Command::new("python3")
         .arg(&script)
         .stdout(std::process::Stdio::null())
@@ -370,7 +406,7 @@ fn plot(dir: &Path) {
     loop {
         match child.try_wait() {
             Ok(Some(st)) if st.success() => {
-                eprintln!("plotted {}", dir.join("results.svg").display());
+                eprintln!("plotted {}", dir.join(svg).display());
                 return;
             }
             Ok(Some(_)) | Err(_) => break,
@@ -382,10 +418,7 @@ fn plot(dir: &Path) {
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
-    eprintln!(
-        "results.svg not regenerated; to plot: pip install matplotlib && python3 {}",
-        script.display()
-    );
+    eprintln!("{svg} not regenerated; to plot: pip install matplotlib && python3 {}", script.display());
 }
 
 /// Outcomes so far (segments of one scenario and target merged) and failures.
@@ -425,6 +458,6 @@ impl Runs {
 }
 
 /// A pause between scenarios so one's tail (closing sockets) does not hit the next.
-async fn settle() {
+pub(crate) async fn settle() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }

@@ -2,13 +2,15 @@
 //!
 //! Subcommands: `echo-server` (the raw tokio-tungstenite baseline), `ping` (closed-loop
 //! WebSocket round trips), `cart` (open-loop cart-command latency to the ack and to the
-//! `cart` event) and `bench`
+//! `cart` event), `bench`
 //! (everything against echo and a freshly started Aisle, written to `RESULTS.md`,
-//! `results.csv`). See `loadtests/README.md`.
+//! `results.csv`) and `groq` (answers streamed from a fake Groq through Aisle vs straight
+//! from the fake; its own section of `RESULTS.md`, `groq.csv`). See `loadtests/README.md`.
 
 mod bench;
 mod cart;
 mod echo;
+mod groq;
 mod ping;
 mod procs;
 mod report;
@@ -135,6 +137,48 @@ enum Cmd {
         #[arg(long)]
         fake_aisle: bool,
     },
+    /// Answers streamed from a fake Groq through Aisle vs straight from the fake;
+    /// writes its section of RESULTS.md, groq.csv and groq.svg.
+    Groq {
+        /// The fake's token rates, tokens per second (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [280.0, 750.0])]
+        rates: Vec<f64>,
+        /// Concurrent conversations per scenario (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [100, 1000])]
+        conversations: Vec<usize>,
+        /// Tokens in each answer of the fake.
+        #[arg(long, default_value_t = 60)]
+        tokens: usize,
+        /// Conversations of one unmeasured pass against each target first.
+        #[arg(long, default_value_t = 20)]
+        warmup_conversations: usize,
+        /// Seconds a conversation may take from its send to the end of its answer.
+        #[arg(long, default_value_t = 60.0)]
+        reply_timeout: f64,
+        /// Shopper sessions opened at once while preparing a scenario (not measured).
+        #[arg(long, default_value_t = 50)]
+        open_concurrency: usize,
+        /// Worker threads of the fake Groq's runtime (default: the core count).
+        #[arg(long)]
+        fake_threads: Option<usize>,
+        /// Default: $CARGO_TARGET_DIR/release/aisle (or the workspace's target/).
+        #[arg(long)]
+        aisle_bin: Option<PathBuf>,
+        #[arg(long, default_value_t = 60)]
+        health_timeout: u64,
+        /// Where RESULTS.md, groq.csv and groq.svg go (default: this crate's dir).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Print only; leave RESULTS.md and groq.csv alone.
+        #[arg(long)]
+        no_write: bool,
+        /// Keep Aisle's scratch data dir and log.
+        #[arg(long)]
+        keep_data: bool,
+        /// Seconds to wait for other processes to leave the CPUs mostly idle first.
+        #[arg(long, default_value_t = 120)]
+        quiet_wait: u64,
+    },
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration> {
@@ -238,6 +282,39 @@ async fn run(cli: Cli) -> Result<()> {
                 fake_aisle,
             };
             bench::run(&o).await?;
+        }
+        Cmd::Groq {
+            rates,
+            conversations,
+            tokens,
+            warmup_conversations,
+            reply_timeout,
+            open_concurrency,
+            fake_threads,
+            aisle_bin,
+            health_timeout,
+            out_dir,
+            no_write,
+            keep_data,
+            quiet_wait,
+        } => {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let o = groq::GroqOptions {
+                rates,
+                conversations,
+                tokens,
+                warmup_conversations,
+                reply_timeout: secs(reply_timeout, "reply-timeout")?,
+                open_concurrency,
+                fake_threads: fake_threads.unwrap_or(cores),
+                aisle_bin: aisle_bin.unwrap_or_else(default_aisle_bin),
+                health_timeout: Duration::from_secs(health_timeout),
+                out_dir: out_dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+                write: !no_write,
+                keep_data,
+                quiet_wait: Duration::from_secs(quiet_wait),
+            };
+            groq::run(&o).await?;
         }
     }
     Ok(())
