@@ -301,6 +301,8 @@ pub struct Summary {
     pub bench_cpu_pct: Option<f64>,
     /// From the barrier's release to the last conversation's end, s.
     pub wall_s: f64,
+    /// Warnings and errors Aisle logged during the scenario (count, first message).
+    pub log_problems: Option<(usize, String)>,
 }
 
 /// Per-conversation figures from the recorded instants (pure; see [`Summary`]).
@@ -336,6 +338,7 @@ pub fn summarize(
         target_cpu_pct: None,
         bench_cpu_pct: None,
         wall_s: 0.0,
+        log_problems: None,
     };
     let (mut added, mut to_groq, mut after, mut rates) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in records {
@@ -464,6 +467,40 @@ fn cpu_pct(before: Option<Duration>, after: Option<Duration>, wall: Duration) ->
     (wall > Duration::ZERO).then(|| 100.0 * used.as_secs_f64() / wall.as_secs_f64())
 }
 
+/// The `WARN` and `ERROR` lines of Aisle's log after its first `skip` lines, without
+/// colour codes; and the number of lines in all.
+pub fn log_problems(log: &str, skip: usize) -> (Vec<String>, usize) {
+    let lines: Vec<&str> = log.lines().collect();
+    let problems = lines
+        .iter()
+        .skip(skip)
+        .map(|l| strip_ansi(l))
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    (problems, lines.len())
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn read_log(aisle: &Aisle) -> String {
+    aisle.log.as_deref().and_then(|l| std::fs::read_to_string(l).ok()).unwrap_or_default()
+}
+
 /// One Aisle conversation: waits for the barrier, sends the message, reads until
 /// `assistant.end`. The socket is handed back open, to be closed after everyone is done.
 async fn aisle_conversation(mut ws: Ws, tag: String, barrier: Arc<Barrier>, wait: Duration) -> (Record, Ws) {
@@ -557,6 +594,7 @@ async fn stream_direct(http: &reqwest::Client, url: &str, body: &Value, r: &mut 
 /// Runs `n` Aisle conversations released together.
 async fn run_aisle(aisle: &Aisle, fake: &Fake, o: &GroqOptions, rate: f64, n: usize) -> Summary {
     fake.state.reset(rate);
+    let (_, log_lines) = log_problems(&read_log(aisle), 0);
     let (url, origin, key) = (aisle.ws_url(), aisle.base.clone(), aisle.deployment_key.clone());
     let opened: Vec<(usize, Result<Ws>)> = futures_util::stream::iter(0..n)
         .map(|i| {
@@ -609,6 +647,10 @@ async fn run_aisle(aisle: &Aisle, fake: &Fake, o: &GroqOptions, rate: f64, n: us
     s.target_cpu_pct = cpu_pct(cpu0, cpu1, wall);
     s.bench_cpu_pct = cpu_pct(self0, self1, wall);
     s.wall_s = wall.as_secs_f64();
+    let (problems, _) = log_problems(&read_log(aisle), log_lines);
+    if let Some(first) = problems.first() {
+        s.log_problems = Some((problems.len(), short(first)));
+    }
     s
 }
 
@@ -896,7 +938,7 @@ pub fn section(info: &RunInfo, all: &[Summary]) -> String {
          scenario ran.\n\n### Goals (issue 12)\n\n",
     );
     s.push_str(&goals(all));
-    let notes: Vec<String> = all
+    let mut notes: Vec<String> = all
         .iter()
         .filter(|x| x.repeats + x.untagged + x.not_at_fake + x.other_token_count > 0)
         .map(|x| {
@@ -906,6 +948,10 @@ pub fn section(info: &RunInfo, all: &[Summary]) -> String {
             )
         })
         .collect();
+    notes.extend(all.iter().filter_map(|x| {
+        let (n, first) = x.log_problems.as_ref()?;
+        Some(format!("- {:.0} tok/s × {}: Aisle logged {n} warnings/errors meanwhile, the first: `{}`", x.rate, x.conversations, first.replace('`', "'")))
+    }));
     if !notes.is_empty() {
         s.push_str("\n### Details\n\n");
         s.push_str(&notes.join("\n"));
@@ -1125,6 +1171,15 @@ mod tests {
         assert_eq!(s.error_kinds.get("no tokens"), Some(&1));
         assert!(s.added.is_some() && s.tok_s_p50.is_none(), "one token gives no rate");
         assert!(s.to_groq.is_none(), "no arrivals recorded");
+    }
+
+    #[test]
+    fn warnings_in_aisles_log_after_a_point() {
+        let log = "\u{1b}[2m2026\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m old\nx  INFO y\nt \u{1b}[33m WARN\u{1b}[0m event log full\nt  ERROR boom\n";
+        let (p, n) = log_problems(log, 1);
+        assert_eq!(n, 4);
+        assert_eq!(p, vec!["t  WARN event log full".to_string(), "t  ERROR boom".to_string()]);
+        assert_eq!(log_problems(log, 4).0.len(), 0);
     }
 
     #[test]
