@@ -145,6 +145,7 @@ impl Application {
             retriever: retriever.clone(),
             model,
             remote: Some(groq.clone() as Arc<dyn LanguageModel>),
+            jobs: Some(jobs.clone()),
             idle_timeout: config.idle_timeout,
         });
         let services_retriever = retriever;

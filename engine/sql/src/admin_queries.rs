@@ -158,6 +158,53 @@ macro_rules! impl_admin_queries {
                     .map_err(db_err)
             }
 
+            /// A summary covering fewer messages than the stored one never replaces it
+            /// (two jobs may finish out of order).
+            pub(crate) async fn upsert_conversation_summary(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                summary: &ConversationSummary,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO conversation_summaries (tenant_id, conversation_id, summary, covers_messages, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET \
+                       summary = excluded.summary, covers_messages = excluded.covers_messages, updated_at = excluded.updated_at \
+                     WHERE conversation_summaries.covers_messages <= excluded.covers_messages",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(&summary.text)
+                .bind(summary.covers_messages)
+                .bind(millis(&summary.at))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            pub(crate) async fn select_conversation_summary(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+            ) -> StoreResult<Option<ConversationSummary>> {
+                let row: Option<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT summary, covers_messages, updated_at FROM conversation_summaries \
+                     WHERE tenant_id = $1 AND conversation_id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(|(text, covers_messages, at)| ConversationSummary {
+                    text,
+                    covers_messages,
+                    at: DateTime::<Utc>::from_timestamp_millis(at).unwrap_or_default(),
+                }))
+            }
+
             /// One atomic upsert: concurrent turns (on any node) each add their own.
             pub(crate) async fn upsert_llm_usage(
                 &self,

@@ -39,7 +39,7 @@ use crate::domain::{
 };
 use crate::ports::jobs::JobRecord;
 use crate::ports::store::{
-    CartSave, ConversationRecord, Deployment, EventGroup, LlmUsage, PendingCommand, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
+    CartSave, ConversationRecord, ConversationSummary, Deployment, EventGroup, LlmUsage, PendingCommand, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
     TranscriptMessage, Upserted,
 };
 use admin_queries::impl_admin_queries;

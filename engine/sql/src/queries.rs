@@ -643,6 +643,23 @@ macro_rules! impl_store {
                 .collect()
             }
 
+            async fn put_conversation_summary(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                summary: &ConversationSummary,
+            ) -> StoreResult<()> {
+                self.upsert_conversation_summary(tenant, conversation, summary).await
+            }
+
+            async fn conversation_summary(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+            ) -> StoreResult<Option<ConversationSummary>> {
+                self.select_conversation_summary(tenant, conversation).await
+            }
+
             async fn list_conversations(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<ConversationRecord>> {
                 sqlx::query_as::<_, ConversationRow>(
                     "SELECT id, tenant_id, deployment_id, started_at, last_message_at, messages, dialogue_state \

@@ -324,3 +324,28 @@ async fn fragmented_and_parallel_tool_calls_reach_the_cart_whole() {
     let tool_ids: Vec<&str> = third.as_array().unwrap().iter().filter(|m| m["role"] == "tool").filter_map(|m| m["tool_call_id"].as_str()).collect();
     assert_eq!(tool_ids, ["f1", "p1", "p2"]);
 }
+
+/// A long conversation: Groq gets the newest messages within its token budget, and a
+/// summary (written by a job) of what was left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_conversation_sends_groq_a_summary_of_what_its_budget_left_out() {
+    let fake = FakeGroq::start_with(|_| Reply::text(&["Noted", "."])).await.unwrap();
+    let app = app_with(&fake).await;
+    let (mut ws, _) = app.shopper().await;
+    let padding = "and it must be comfortable ".repeat(50);
+    say(&mut ws, "m0", &format!("I only wear red, {padding}")).await;
+    let mut found = false;
+    for i in 1..12 {
+        say(&mut ws, &format!("m{i}"), &format!("Tell me about socks number {i}, {padding}")).await;
+        let last = fake.requests().last().unwrap().clone();
+        let prompt = last.system_prompt().unwrap_or_default().to_string();
+        if prompt.contains("Summary of the conversation before the messages below") {
+            assert!(prompt.contains("I only wear red"), "the left-out first message is summarised: {prompt}");
+            let sent = last.body["messages"].to_string();
+            assert!(!sent.contains(&format!("\"I only wear red, {}", &padding[..20])), "and not sent whole");
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "no request carried a summary");
+}
