@@ -49,7 +49,13 @@ async fn usage(app: &TestApp, key: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groq_tokens_reach_the_socket_as_groq_makes_them() {
     let fake = FakeGroq::start().await.unwrap();
-    let mut events = vec![Sse::Role, Sse::Text("Hello".into()), Sse::Gate("rest".into()), Sse::Text(" there!".into())];
+    let mut events = vec![
+        Sse::Role,
+        Sse::Reasoning("The shopper greets me; secret chain of thought.".into()),
+        Sse::Text("Hello".into()),
+        Sse::Gate("rest".into()),
+        Sse::Text(" there!".into()),
+    ];
     events.extend(Reply::ending("stop", 2));
     fake.push(Reply::events(events));
     let app = app_with(&fake).await;
@@ -62,7 +68,8 @@ async fn groq_tokens_reach_the_socket_as_groq_makes_them() {
     let rest = ws.recv_until(|f| f["type"] == "assistant.end").await;
     assert_eq!(reply(&rest), "Hello there!");
     let all: Vec<Value> = first.into_iter().chain(rest).collect();
-    assert_eq!(deltas(&all), "Hello there!");
+    assert_eq!(deltas(&all), "Hello there!", "reasoning is never forwarded");
+    assert!(!all.iter().any(|f| f.to_string().contains("chain of thought")));
     assert!(seqs(&all).windows(2).all(|w| w[1] == w[0] + 1), "consecutive seq");
 
     let req = &fake.requests()[0];
