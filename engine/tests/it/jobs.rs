@@ -277,7 +277,7 @@ async fn a_summary_job_summarises_all_but_the_newest_messages_and_a_late_one_nev
     let r = rig(Arc::new(StaticEmbedder::bundled().unwrap()), fast_retries(2)).await;
     let conversation = crate::support::seed_conversation(r.store.as_ref(), &r.tenant).await;
     let say = |i: usize| TranscriptMessage {
-        role: if i % 2 == 0 { Role::Shopper } else { Role::Assistant },
+        role: if i.is_multiple_of(2) { Role::Shopper } else { Role::Assistant },
         text: format!("Message {i}. More words that are not in the summary."),
         at: chrono::Utc::now(),
     };
