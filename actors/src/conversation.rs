@@ -17,6 +17,7 @@ use engine::ports::store::{Role, TenantSettings, TranscriptMessage};
 use engine::plans::month_start;
 use engine::ports::llm::TokenUsage;
 use engine::ports::store::LlmUsage;
+use engine::turn::summary::SUMMARY_EVERY;
 use engine::turn::{DialogueState, TurnEffects, TurnInput, TurnOutcome, run_turn, run_turn_with_fallback};
 use engine::views::CartView;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -195,6 +196,8 @@ pub struct ConvState {
     queued: VecDeque<String>,
     history: VecDeque<ChatMessage>,
     dialogue: DialogueState,
+    /// Messages since the last summary job was asked for (`engine::turn::summary`).
+    unsummarized: usize,
 }
 
 impl ConvState {
@@ -371,6 +374,7 @@ impl Actor for ConversationActor {
             deferred: VecDeque::new(),
             last_activity: Instant::now(),
             turns: 0,
+            unsummarized: 0,
             running: None,
             queued: VecDeque::new(),
             history,
@@ -477,6 +481,21 @@ impl Actor for ConversationActor {
                 state.push_history(ChatMessage::User { content: text });
                 state.push_history(ChatMessage::Assistant { content: outcome.reply.clone(), tool_calls: Vec::new() });
                 state.transcript(Role::Assistant, &outcome.reply);
+                // A remote model sees only the newest history: keep a summary of the
+                // rest, written by a job (never awaited here).
+                state.unsummarized += 2;
+                if outcome.usage != TokenUsage::default()
+                    && state.unsummarized >= SUMMARY_EVERY
+                    && let Some(jobs) = state.services.jobs.clone()
+                {
+                    state.unsummarized = 0;
+                    let (tenant, conversation) = (state.tenant.clone(), state.conversation.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = jobs.request_summary(&tenant, &conversation).await {
+                            tracing::warn!(conversation = %conversation, error = %e, "could not queue a summary");
+                        }
+                    });
+                }
                 state.dialogue = outcome.dialogue;
                 if let Ok(json) = serde_json::to_string(&state.dialogue) {
                     let _ = state.log.try_send(LogCmd::Dialogue(json));
@@ -737,7 +756,13 @@ fn start_next_turn(myself: &ActorRef<ConvMsg>, state: &mut ConvState) {
             }
             _ => None,
         };
-        let input = TurnInput { tenant: tenant.clone(), settings, turn, history, text: text.clone(), cart, catalog, dialogue };
+        // What Groq may not be sent whole (past its token budget) it gets summarised.
+        let summary = match &remote {
+            Some(_) => services.store.conversation_summary(&tenant, &conversation_id).await.ok().flatten().map(|s| s.text),
+            None => None,
+        };
+        let input =
+            TurnInput { tenant: tenant.clone(), settings, turn, history, text: text.clone(), cart, catalog, dialogue, summary };
         let outcome = match &remote {
             Some(r) => {
                 run_turn_with_fallback(r.as_ref(), Some(services.model.as_ref()), services.retriever.as_ref(), &bridge, input)

@@ -41,6 +41,9 @@ pub struct Services {
     /// `serves` (a key: the deployment's or the tenant's own) that are within their
     /// plan's monthly token quota.
     pub remote: Option<Arc<dyn LanguageModel>>,
+    /// The job service, for summaries of long conversations (`JobKind::Summarize`);
+    /// `None`: no summaries (the history a remote model gets is only cut).
+    pub jobs: Option<Arc<engine::jobs::Jobs>>,
     /// A conversation with no socket and no activity for this long is passivated.
     pub idle_timeout: Duration,
 }

@@ -195,6 +195,7 @@ async fn turn_at(shop: &Shop, model: &dyn LanguageModel, conv: &mut Conversation
         cart: conv.cart.clone(),
         catalog: shop.catalog.clone(),
         dialogue: conv.dialogue.clone(),
+        summary: None,
     };
     let out = run_turn(model, shop.retriever.as_ref(), &effects, input).await;
     conv.dialogue = out.dialogue;

@@ -24,9 +24,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::catalog::{CatalogCache, detect_and_parse};
-use crate::domain::{JobId, TenantId};
+use crate::domain::{ConversationId, JobId, TenantId};
 use crate::ports::jobs::{JobError, JobFailure, JobHandler, JobKind, JobLineError, JobMessage, JobQueue, JobRecord, JobStatus};
-use crate::ports::store::{Store, StoreError, Upserted};
+use crate::ports::store::{ConversationSummary, Store, StoreError, Upserted};
+use crate::turn::summary;
 use crate::retrieval::HybridRetriever;
 use crate::retrieval::hybrid::IndexRequests;
 
@@ -231,6 +232,44 @@ impl Jobs {
         Ok(Some(job.id))
     }
 
+    /// Queues a summary of the conversation's older messages (`turn::summary`).
+    pub async fn request_summary(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<JobId, JobsError> {
+        let job = self.new_job(tenant, JobKind::Summarize);
+        self.store.create_job(&job).await?;
+        let body = conversation.as_str().as_bytes().to_vec();
+        let message = JobMessage { job_id: job.id.clone(), tenant_id: tenant.clone(), kind: JobKind::Summarize, body };
+        self.queue()?.publish(message).await?;
+        Ok(job.id)
+    }
+
+    async fn run_summary(&self, message: &JobMessage, attempt: u32) -> Result<(), JobFailure> {
+        let tenant = &message.tenant_id;
+        let mut job = self.load(message).await?;
+        if job.status.finished() {
+            return Ok(());
+        }
+        let conversation = std::str::from_utf8(&message.body)
+            .ok()
+            .and_then(|s| ConversationId::parse(s).ok())
+            .ok_or_else(|| JobFailure::Fatal("the job names no conversation".into()))?;
+        job.status = JobStatus::Running;
+        job.attempts = i64::from(attempt);
+        self.save(&mut job).await?;
+        let transcript = self.store.transcript(tenant, &conversation).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        let older = transcript.len().saturating_sub(summary::KEEP_RECENT);
+        let Some(text) = summary::summarize(&transcript[..older]) else {
+            self.finish(job, JobStatus::Done, json!({"covers_messages": 0, "note": "nothing to summarise yet"})).await;
+            return Ok(());
+        };
+        let record = ConversationSummary { text, covers_messages: older as i64, at: Utc::now() };
+        self.store
+            .put_conversation_summary(tenant, &conversation, &record)
+            .await
+            .map_err(|e| JobFailure::Retry(e.to_string()))?;
+        self.finish(job, JobStatus::Done, json!({"covers_messages": older})).await;
+        Ok(())
+    }
+
     fn forget_waiting(&self, tenant: &TenantId, id: &JobId) {
         let mut waiting = self.waiting_index.lock().unwrap_or_else(|p| p.into_inner());
         if waiting.get(tenant) == Some(id) {
@@ -386,6 +425,7 @@ impl JobHandler for Jobs {
                 done
             }
             JobKind::Index => self.run_index(message, attempt).await,
+            JobKind::Summarize => self.run_summary(message, attempt).await,
         }
     }
 
@@ -394,6 +434,7 @@ impl JobHandler for Jobs {
         match message.kind {
             JobKind::Index => self.forget_waiting(&message.tenant_id, &message.job_id),
             JobKind::Import => self.release_import(&message.job_id),
+            JobKind::Summarize => {}
         }
         if let Ok(Some(job)) = self.store.get_job(&message.tenant_id, &message.job_id).await {
             self.finish(job, JobStatus::Failed, json!({"error": reason})).await;

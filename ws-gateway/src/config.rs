@@ -49,6 +49,10 @@ pub struct Config {
     pub groq_base_url: String,
     /// The chat model (`AISLE_GROQ_MODEL`); a tenant may bring its own.
     pub groq_model: String,
+    /// The longest wait for Groq's response headers and then between two events of
+    /// its stream (`AISLE_GROQ_READ_TIMEOUT_MS`); past it the offline assistant
+    /// finishes the turn. There is no total timeout.
+    pub groq_read_timeout: Duration,
     pub platform_token: Option<Secret>,
     pub stripe_webhook_secret: Option<Secret>,
     pub demo: bool,
@@ -129,6 +133,7 @@ impl Default for Config {
             groq_api_key: None,
             groq_base_url: engine_llm::GroqConfig::DEFAULT_BASE_URL.into(),
             groq_model: engine_llm::GroqConfig::DEFAULT_MODEL.into(),
+            groq_read_timeout: engine_llm::GroqConfig::default().read_timeout,
             platform_token: None,
             stripe_webhook_secret: None,
             demo: false,
@@ -185,6 +190,14 @@ impl Config {
         }
         if let Some(v) = non_empty("AISLE_GROQ_MODEL") {
             c.groq_model = v;
+        }
+        if let Some(v) = non_empty("AISLE_GROQ_READ_TIMEOUT_MS") {
+            let ms: u64 = v
+                .parse()
+                .ok()
+                .filter(|ms| *ms > 0)
+                .ok_or_else(|| ConfigError { var: "AISLE_GROQ_READ_TIMEOUT_MS", message: format!("{v:?} is not a positive number of milliseconds") })?;
+            c.groq_read_timeout = Duration::from_millis(ms);
         }
         c.platform_token = non_empty("AISLE_PLATFORM_TOKEN").map(Secret::new);
         c.stripe_webhook_secret = non_empty("AISLE_STRIPE_WEBHOOK_SECRET").map(Secret::new);
@@ -405,6 +418,11 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
+        let g = cfg(&[("AISLE_GROQ_BASE_URL", "http://127.0.0.1:9/openai/v1"), ("AISLE_GROQ_MODEL", "llama-3.3-70b-versatile"), ("AISLE_GROQ_READ_TIMEOUT_MS", "1500")]).unwrap();
+        assert_eq!((g.groq_base_url.as_str(), g.groq_model.as_str()), ("http://127.0.0.1:9/openai/v1", "llama-3.3-70b-versatile"));
+        assert_eq!(g.groq_read_timeout, Duration::from_millis(1500));
+        assert!(cfg(&[("AISLE_GROQ_BASE_URL", "ftp://groq")]).is_err());
+        assert!(cfg(&[("AISLE_GROQ_READ_TIMEOUT_MS", "0")]).is_err());
         let c = cfg(&[("GROQ_API_KEY", "gsk_supersecret")]).unwrap();
         assert!(!format!("{c:?}").contains("supersecret"));
         let c = cfg(&[("AISLE_QDRANT_URL", "http://q:6334"), ("AISLE_QDRANT_API_KEY", "qdrant-supersecret")]).unwrap();

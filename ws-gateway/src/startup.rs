@@ -130,6 +130,7 @@ impl Application {
                 base_url: config.groq_base_url.clone(),
                 api_key: config.groq_api_key.as_ref().map(|k| k.expose().to_string()),
                 model: config.groq_model.clone(),
+                read_timeout: config.groq_read_timeout,
                 ..GroqConfig::default()
             })
             .map_err(|e| StartupError::Llm(e.to_string()))?,
@@ -144,6 +145,7 @@ impl Application {
             retriever: retriever.clone(),
             model,
             remote: Some(groq.clone() as Arc<dyn LanguageModel>),
+            jobs: Some(jobs.clone()),
             idle_timeout: config.idle_timeout,
         });
         let services_retriever = retriever;

@@ -100,6 +100,7 @@ impl World {
             retriever,
             model,
             remote: None,
+            jobs: None,
             idle_timeout: idle,
         });
         Conversations::start(services).await.unwrap()

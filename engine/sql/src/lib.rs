@@ -4,9 +4,19 @@
 //! Why one body: the two adapters must behave the same (one conformance suite runs on
 //! both, `engine/tests/it/store.rs`), and two hand-written copies drift. The SQL is
 //! portable (`$n` parameters, `ON CONFLICT`, no engine-specific functions), the
-//! schemas are twins (`engine/sql/migrations/{sqlite,postgres}`), and
-//! [`queries::impl_store`] stamps out both impls. Migrations are embedded and run on
-//! open.
+//! schemas are twins (`engine/sql/migrations/{sqlite,postgres}`), and the store is one
+//! generic type, [`SqlStore<DB>`], whose `Store` impl (`queries.rs`) is written once
+//! over the engine; [`SqliteStore`] and [`PostgresStore`] are its two instances. What
+//! truly differs is the [`Backend`] trait (the engine's name, how a write transaction
+//! begins) and how a database is opened (below: SQLite's single writer and WAL
+//! checkpoints, PostgreSQL's schemas). Migrations are embedded and run on open.
+//!
+//! The statements are split by concern: `queries.rs` (tenants, deployments, the
+//! catalog, conversations, carts and orders), `admin_queries.rs` (API keys, users,
+//! jobs, usage counts), `command_queries.rs` (the command log, the fresh price and
+//! stock read), `cart_queries.rs` (cart writes and their group commit),
+//! `event_groups.rs` (event writes and their group commit); rows are decoded in
+//! `rows.rs`.
 //!
 //! Storage conventions: times are BIGINT unix milliseconds (a time read back is the
 //! one written, truncated to the millisecond), money is BIGINT minor units, JSON is
@@ -16,6 +26,7 @@
 use engine_core::{domain, ports};
 
 mod admin_queries;
+mod backend;
 mod cart_queries;
 mod command_queries;
 mod event_groups;
@@ -27,30 +38,52 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, Sqlite};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Pool, Sqlite};
 
-use crate::domain::{
-    Cart, CartLine, CommandId, ConversationId, DeploymentId, JobId, Order, OrderId, Product, ProductId, Sku,
-    TenantId, UserId, Variant, VariantId, VariantState,
-};
-use crate::ports::jobs::JobRecord;
-use crate::ports::store::{
-    CartSave, ConversationRecord, Deployment, EventGroup, LlmUsage, PendingCommand, PortalUser, Store, StoreError, StoreResult, StoredEvent, Tenant, TenantSettings,
-    TranscriptMessage, Upserted,
-};
-use admin_queries::impl_admin_queries;
-use command_queries::{VARIANT_STATE_CHUNK, impl_command_queries};
-use cart_queries::{CART_CHUNK, impl_cart_groups, put_cart};
-use event_groups::{group_events_sql, impl_event_groups};
-use queries::{EVENT_CHUNK, impl_store};
-use rows::{
-    CartRow, ConversationRow, DeploymentRow, EventRow, JOB_COLUMNS, JobRow, MessageRow, USER_COLUMNS, UserRow, OrderLineJoinRow, PRODUCT_COLUMNS,
-    ProductVariantRow, TenantRow, assemble_orders, assemble_products, corrupt, db_err, millis, to_json,
-};
+use crate::domain::{Product, Variant, VariantId};
+use crate::ports::store::{Store, StoreError, StoreResult};
+use rows::{corrupt, db_err};
+
+pub use backend::{Backend, SqlFuture};
+
+/// The relational store on one engine. The SQL and the `Store` impl are generic over
+/// the engine; only opening a database is engine-specific (`SqliteStore::open`,
+/// `PostgresStore::connect`).
+#[derive(Debug)]
+pub struct SqlStore<DB: Backend> {
+    /// Readers.
+    pool: Pool<DB>,
+    /// Writes go through this pool: on SQLite, ONE connection (see `queries.rs` for
+    /// why); on PostgreSQL, the same pool as `pool`, which handles concurrent writers.
+    writer: Pool<DB>,
+}
+
+/// The embedded store: one SQLite file in WAL mode.
+pub type SqliteStore = SqlStore<Sqlite>;
+
+/// The distributed store: PostgreSQL.
+pub type PostgresStore = SqlStore<Postgres>;
+
+impl<DB: Backend> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self { pool: self.pool.clone(), writer: self.writer.clone() }
+    }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// The pool, for adapters of other ports that keep their tables in this database.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// Closes both pools (the same one twice where they are one: closing is idempotent).
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
+    }
+}
 
 /// How long a connection waits for SQLite's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,16 +102,7 @@ pub async fn connect_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
-/// The embedded store: one SQLite file in WAL mode.
-#[derive(Clone, Debug)]
-pub struct SqliteStore {
-    /// Readers (WAL lets them run beside the writer).
-    pool: SqlitePool,
-    /// The one writing connection (see `queries.rs` for why only one).
-    writer: SqlitePool,
-}
-
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating it and its directory if missing) and migrates a SQLite database.
     /// Takes a URL (`sqlite://data/aisle.db`, `sqlite::memory:`) or a plain file path.
     pub async fn open(url_or_path: &str) -> StoreResult<Self> {
@@ -141,16 +165,6 @@ impl SqliteStore {
         }
         Ok(Self { pool, writer })
     }
-
-    /// The pool, for adapters of other ports that keep their tables in this database.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
-    }
 }
 
 /// How often the WAL is checkpointed (PASSIVE: never waits for, nor blocks, the writer).
@@ -159,7 +173,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Checkpoints the WAL every `CHECKPOINT_EVERY` from a reader connection, until the
 /// pool is closed or the database is gone. Without it the WAL would only grow, since
 /// the writer does not checkpoint (see `SqliteStore::open`).
-fn checkpoint_in_background(pool: SqlitePool) {
+fn checkpoint_in_background(pool: Pool<Sqlite>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
     runtime.spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
@@ -177,15 +191,7 @@ fn checkpoint_in_background(pool: SqlitePool) {
     });
 }
 
-/// The distributed store: PostgreSQL.
-#[derive(Clone, Debug)]
-pub struct PostgresStore {
-    pool: PgPool,
-    /// The same pool: PostgreSQL handles concurrent writers itself.
-    writer: PgPool,
-}
-
-impl PostgresStore {
+impl SqlStore<Postgres> {
     /// Connects to `url` and migrates the database's default schema.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         Self::connect_options(url, parse_pg(url)?).await
@@ -217,16 +223,8 @@ impl PostgresStore {
             .await
             .map_err(|e| unreachable_pg(url, e))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        // One pool for both: PostgreSQL handles concurrent writers itself.
         Ok(Self { writer: pool.clone(), pool })
-    }
-
-    /// The pool, for adapters of other ports that keep their tables in this database.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }
 
@@ -296,14 +294,3 @@ fn plan_variants(incoming: &mut [Variant], stored: &[(String, String)]) -> Store
     writes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     Ok(writes.into_iter().map(|(_, _, w)| w).collect())
 }
-
-impl_store!(SqliteStore, Sqlite, backend: "sqlite", begin_write: "BEGIN IMMEDIATE");
-impl_store!(PostgresStore, Postgres, backend: "postgres", begin_write: "BEGIN");
-impl_admin_queries!(SqliteStore);
-impl_admin_queries!(PostgresStore);
-impl_command_queries!(SqliteStore);
-impl_command_queries!(PostgresStore);
-impl_event_groups!(SqliteStore);
-impl_event_groups!(PostgresStore);
-impl_cart_groups!(SqliteStore, Sqlite);
-impl_cart_groups!(PostgresStore, Postgres);

@@ -2,6 +2,7 @@
 //! events streamed to the conversation.
 
 mod pipeline;
+pub mod summary;
 
 pub use engine_core::turn::{DialogueState, tools};
 pub use pipeline::{

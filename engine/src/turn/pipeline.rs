@@ -58,6 +58,9 @@ pub struct TurnInput {
     pub cart: Cart,
     pub catalog: Arc<CatalogSnapshot>,
     pub dialogue: DialogueState,
+    /// The summary of the conversation's older messages (`turn::summary`), put before
+    /// the history a remote model is sent when that history had to be cut.
+    pub summary: Option<String>,
 }
 
 pub struct TurnOutcome {
@@ -223,6 +226,12 @@ impl<'a> TurnRun<'a> {
         // A tool result without the call it answers is not a valid conversation.
         while matches!(self.messages.first(), Some(ChatMessage::Tool { .. })) {
             self.messages.remove(0);
+        }
+        if drop > 0
+            && let Some(summary) = &self.input.summary
+        {
+            let content = format!("Summary of the conversation before the messages below:\n{summary}");
+            self.messages.insert(0, ChatMessage::System { content });
         }
     }
 

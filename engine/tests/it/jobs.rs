@@ -267,3 +267,46 @@ async fn queued_import_bytes_are_capped_per_tenant_and_given_back_when_a_job_end
     jobs.run(&message(&third.id), 1).await.unwrap();
     assert_eq!(jobs.queued_import_bytes(&tenant), 0);
 }
+
+#[tokio::test]
+async fn a_summary_job_summarises_all_but_the_newest_messages_and_a_late_one_never_wins() {
+    use engine::domain::ConversationId;
+    use engine::ports::store::{ConversationSummary, Role, TranscriptMessage};
+    use engine::turn::summary::KEEP_RECENT;
+
+    let r = rig(Arc::new(StaticEmbedder::bundled().unwrap()), fast_retries(2)).await;
+    let conversation = crate::support::seed_conversation(r.store.as_ref(), &r.tenant).await;
+    let say = |i: usize| TranscriptMessage {
+        role: if i.is_multiple_of(2) { Role::Shopper } else { Role::Assistant },
+        text: format!("Message {i}. More words that are not in the summary."),
+        at: chrono::Utc::now(),
+    };
+    // Too short to summarise: done, and nothing written.
+    for i in 0..KEEP_RECENT {
+        r.store.append_message(&r.tenant, &conversation, &say(i)).await.unwrap();
+    }
+    let id = r.jobs.request_summary(&r.tenant, &conversation).await.unwrap();
+    let job = finished(&r.jobs, &r.tenant, &id).await;
+    assert_eq!((job.kind, job.status), (JobKind::Summarize, JobStatus::Done));
+    assert_eq!(r.store.conversation_summary(&r.tenant, &conversation).await.unwrap(), None);
+
+    for i in KEEP_RECENT..20 {
+        r.store.append_message(&r.tenant, &conversation, &say(i)).await.unwrap();
+    }
+    let id = r.jobs.request_summary(&r.tenant, &conversation).await.unwrap();
+    assert_eq!(finished(&r.jobs, &r.tenant, &id).await.status, JobStatus::Done);
+    let s = r.store.conversation_summary(&r.tenant, &conversation).await.unwrap().expect("a summary");
+    assert_eq!(s.covers_messages, (20 - KEEP_RECENT) as i64);
+    assert!(s.text.starts_with("- Shopper: Message 0.\n- Assistant: Message 1."), "{}", s.text);
+    assert!(s.text.contains("Message 11.") && !s.text.contains("Message 12."), "{}", s.text);
+    assert!(!s.text.contains("More words"));
+
+    // A slower, older job (covering fewer messages) does not replace it; another
+    // tenant sees no summary of this conversation.
+    let older = ConversationSummary { text: "stale".into(), covers_messages: 3, at: chrono::Utc::now() };
+    r.store.put_conversation_summary(&r.tenant, &conversation, &older).await.unwrap();
+    assert_eq!(r.store.conversation_summary(&r.tenant, &conversation).await.unwrap().unwrap().covers_messages, 12);
+    let other = crate::support::seed_tenant(r.store.as_ref(), "Other").await;
+    assert_eq!(r.store.conversation_summary(&other, &conversation).await.unwrap(), None);
+    assert_eq!(r.store.conversation_summary(&r.tenant, &ConversationId::generate()).await.unwrap(), None);
+}

@@ -15,3 +15,4 @@ mod store_groups;
 mod support;
 mod vectors;
 mod turn_safety;
+mod llm_usage;

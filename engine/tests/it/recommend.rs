@@ -257,6 +257,7 @@ async fn the_recommend_tool_suggests_for_the_cart_and_knows_no_other_tenant() {
         cart,
         catalog: s.clone(),
         dialogue: DialogueState::default(),
+        summary: None,
     };
     let out = run_turn(&model, &keyword, &effects, input).await;
     let results: Vec<ToolResult> =

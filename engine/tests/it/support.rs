@@ -38,12 +38,18 @@ pub async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
 /// A PostgreSQL store in a new schema of its own. Panics with a clear message when
 /// PostgreSQL cannot be reached.
 pub async fn postgres_store() -> Arc<dyn Store> {
+    postgres_store_and_schema().await.0
+}
+
+/// [`postgres_store`], and the name of its schema (to open a second pool on it, as a
+/// second process would).
+pub async fn postgres_store_and_schema() -> (Arc<dyn Store>, String) {
     let url = pg_url();
     drop_stale_schemas(&url).await;
     let now = Utc::now().timestamp();
     let schema = format!("{SCHEMA_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
     match PostgresStore::connect_with_schema(&url, &schema).await {
-        Ok(store) => Arc::new(store),
+        Ok(store) => (Arc::new(store), schema),
         Err(e) => panic!(
             "PostgreSQL is required by these tests and is not usable at {url}: {e}\n\
              Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\

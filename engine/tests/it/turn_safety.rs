@@ -325,6 +325,7 @@ async fn without_a_fallback_a_failed_model_apologises() {
         cart: engine::domain::Cart::empty(shop.settings.currency),
         catalog: shop.catalog.clone(),
         dialogue: Default::default(),
+        summary: None,
     };
     let out = engine::turn::run_turn(model.as_ref(), shop.retriever.as_ref(), &effects, input).await;
     assert_eq!(out.reply, UNAVAILABLE_REPLY);
@@ -365,4 +366,20 @@ async fn a_long_history_is_cut_to_the_budget_newest_first() {
     assert!(bytes <= engine::turn::HISTORY_TOKEN_BUDGET * 4 + 600, "{bytes} bytes of history");
     assert!(matches!(last.last(), Some(ChatMessage::User { content }) if content.starts_with("message 39")));
     assert!(last.len() < 80, "older messages were left out: {}", last.len());
+}
+
+#[tokio::test]
+async fn the_summary_of_older_messages_comes_first_only_when_history_was_cut() {
+    let model = Obedient::new(|_, _| Ok(vec![text("ok")]));
+    let mut c = Conversation::with_remote(luma(), model.clone());
+    c.summary = Some("- Shopper: I only wear red.".into());
+    c.say("hello").await;
+    let first = model.requests.lock().unwrap()[0].messages.clone();
+    assert!(!first.iter().any(|m| matches!(m, ChatMessage::System { .. })), "nothing was cut: {first:?}");
+    for i in 0..40 {
+        c.say(&format!("message {i}: {}", "blah ".repeat(100))).await;
+    }
+    let last = model.requests.lock().unwrap().last().unwrap().messages.clone();
+    let ChatMessage::System { content } = &last[0] else { panic!("{:?}", last[0]) };
+    assert!(content.contains("I only wear red"), "{content}");
 }

@@ -49,7 +49,13 @@ async fn usage(app: &TestApp, key: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groq_tokens_reach_the_socket_as_groq_makes_them() {
     let fake = FakeGroq::start().await.unwrap();
-    let mut events = vec![Sse::Role, Sse::Text("Hello".into()), Sse::Gate("rest".into()), Sse::Text(" there!".into())];
+    let mut events = vec![
+        Sse::Role,
+        Sse::Reasoning("The shopper greets me; secret chain of thought.".into()),
+        Sse::Text("Hello".into()),
+        Sse::Gate("rest".into()),
+        Sse::Text(" there!".into()),
+    ];
     events.extend(Reply::ending("stop", 2));
     fake.push(Reply::events(events));
     let app = app_with(&fake).await;
@@ -62,7 +68,8 @@ async fn groq_tokens_reach_the_socket_as_groq_makes_them() {
     let rest = ws.recv_until(|f| f["type"] == "assistant.end").await;
     assert_eq!(reply(&rest), "Hello there!");
     let all: Vec<Value> = first.into_iter().chain(rest).collect();
-    assert_eq!(deltas(&all), "Hello there!");
+    assert_eq!(deltas(&all), "Hello there!", "reasoning is never forwarded");
+    assert!(!all.iter().any(|f| f.to_string().contains("chain of thought")));
     assert!(seqs(&all).windows(2).all(|w| w[1] == w[0] + 1), "consecutive seq");
 
     let req = &fake.requests()[0];
@@ -261,4 +268,91 @@ async fn an_attacker_obedient_groq_can_do_nothing_the_shopper_could_not() {
         .collect();
     assert!(refusals.iter().any(|r| r.contains("checkout")), "{refusals:?}");
     assert!(refusals.iter().any(|r| r.contains("set_price")), "{refusals:?}");
+}
+
+/// Every way Groq can fail before or while answering, over the WebSocket: the shopper
+/// always gets one whole answer (the offline assistant's, after a seam when Groq had
+/// begun), and the conversation goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_groq_failure_ends_in_one_whole_answer() {
+    let cases: Vec<(&str, Reply, bool)> = vec![
+        ("401 bad key", Reply::unauthorized(), false),
+        ("404 unknown model", Reply::model_not_found("nope"), false),
+        ("503 with a non-JSON body", Reply::server_error(503, "<html>upstream down</html>"), false),
+        ("an error frame in a 200 stream", Reply::error_frame(&["Let me", " look"], "Internal error"), true),
+        ("a stream that stalls", Reply::events(vec![Sse::Role, Sse::Text("Let me look".into()), Sse::Stall]), true),
+        ("a stream cut off", Reply::truncated(&["Let me", " look"]), true),
+    ];
+    let fake = FakeGroq::start().await.unwrap();
+    let app = app_with(&fake).await;
+    let (mut ws, _) = app.shopper().await;
+    for (i, (case, failure, spoke)) in cases.into_iter().enumerate() {
+        // 5xx is retried before the first token: every attempt fails the same way.
+        let attempts = if case.starts_with("503") { 3 } else { 1 };
+        for _ in 0..attempts {
+            fake.push(failure.clone());
+        }
+        let f = say(&mut ws, &format!("m{i}"), "do you have hoodies?").await;
+        let text = reply(&f);
+        assert_eq!(deltas(&f), text, "{case}: what was streamed is the reply");
+        assert!(!of_type(&f, "products").is_empty(), "{case}: the offline assistant answered: {text}");
+        assert_eq!(text.starts_with("Let me look… Sorry, I was cut off. "), spoke, "{case}: {text}");
+        assert!(of_type(&f, "error").is_empty(), "{case}: no error frame reaches the shopper");
+    }
+    // And Groq answers again once it is back (five failures above, but the 401/404
+    // ones do not count against the breaker, so it is still closed).
+    fake.push(Reply::text(&["Back", "!"]));
+    let f = say(&mut ws, "back", "hello").await;
+    assert_eq!(reply(&f), "Back!");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragmented_and_parallel_tool_calls_reach_the_cart_whole() {
+    let fake = FakeGroq::start().await.unwrap();
+    let app = app_with(&fake).await;
+    let hoodie = app.product("Hero Hoodie").await;
+    let (v1, v2) = (hoodie.variants[0].id.to_string(), hoodie.variants[1].id.to_string());
+    let one = json!({"product_id": hoodie.id.as_str(), "variant_id": v1, "quantity": 1}).to_string();
+    let two = json!({"product_id": hoodie.id.as_str(), "variant_id": v2, "quantity": 2}).to_string();
+    // Round 1: one call in 7 fragments; round 2: two calls in parallel; round 3: text.
+    fake.push(Reply::fragmented_tool_call("f1", "add_to_cart", &one, 7));
+    fake.push(Reply::tool_calls(&[("p1", "add_to_cart", two.as_str()), ("p2", "view_cart", "null")]));
+    fake.push(Reply::text(&["Done", "."]));
+    let (mut ws, _) = app.shopper().await;
+    let f = say(&mut ws, "m1", "one hero hoodie, and two in the other size").await;
+    assert_eq!(reply(&f), "Done.");
+    let carts = of_type(&f, "cart");
+    let last = &carts.last().unwrap()["cart"]["items"];
+    assert_eq!(last.as_array().unwrap().len(), 2, "{last}");
+    let qty: i64 = last.as_array().unwrap().iter().map(|i| i["quantity"].as_i64().unwrap()).sum();
+    assert_eq!(qty, 3);
+    // The third request carried both results back, with their call ids.
+    let third = &fake.requests()[2].body["messages"];
+    let tool_ids: Vec<&str> = third.as_array().unwrap().iter().filter(|m| m["role"] == "tool").filter_map(|m| m["tool_call_id"].as_str()).collect();
+    assert_eq!(tool_ids, ["f1", "p1", "p2"]);
+}
+
+/// A long conversation: Groq gets the newest messages within its token budget, and a
+/// summary (written by a job) of what was left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_conversation_sends_groq_a_summary_of_what_its_budget_left_out() {
+    let fake = FakeGroq::start_with(|_| Reply::text(&["Noted", "."])).await.unwrap();
+    let app = app_with(&fake).await;
+    let (mut ws, _) = app.shopper().await;
+    let padding = "and it must be comfortable ".repeat(50);
+    say(&mut ws, "m0", &format!("I only wear red, {padding}")).await;
+    let mut found = false;
+    for i in 1..12 {
+        say(&mut ws, &format!("m{i}"), &format!("Tell me about socks number {i}, {padding}")).await;
+        let last = fake.requests().last().unwrap().clone();
+        let prompt = last.system_prompt().unwrap_or_default().to_string();
+        if prompt.contains("Summary of the conversation before the messages below") {
+            assert!(prompt.contains("I only wear red"), "the left-out first message is summarised: {prompt}");
+            let sent = last.body["messages"].to_string();
+            assert!(!sent.contains(&format!("\"I only wear red, {}", &padding[..20])), "and not sent whole");
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "no request carried a summary");
 }

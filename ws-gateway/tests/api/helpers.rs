@@ -96,6 +96,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         job_workers: opts.job_workers,
         groq_api_key: opts.groq.as_ref().map(|_| ws_gateway::config::Secret::new(GROQ_KEY)),
         groq_base_url: opts.groq.clone().unwrap_or_else(|| Config::default().groq_base_url),
+        // A stalled fake Groq is given up on quickly.
+        groq_read_timeout: Duration::from_millis(800),
         ..Config::default()
     };
     let app = match opts.db {

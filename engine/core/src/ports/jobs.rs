@@ -20,6 +20,9 @@ pub enum JobKind {
     Import,
     /// Bring the tenant's vector index up to its catalog.
     Index,
+    /// Summarise a conversation's older messages (the body: the conversation id) for
+    /// a remote model whose history is cut to a token budget.
+    Summarize,
 }
 
 impl JobKind {
@@ -27,12 +30,14 @@ impl JobKind {
         match self {
             JobKind::Import => "import",
             JobKind::Index => "index",
+            JobKind::Summarize => "summarize",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "import" => Some(JobKind::Import),
             "index" => Some(JobKind::Index),
+            "summarize" => Some(JobKind::Summarize),
             _ => None,
         }
     }

@@ -197,6 +197,15 @@ pub struct TranscriptMessage {
     pub at: DateTime<Utc>,
 }
 
+/// A summary of a conversation's older messages: the first `covers_messages` of its
+/// transcript (`engine::turn::summary`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub text: String,
+    pub covers_messages: i64,
+    pub at: DateTime<Utc>,
+}
+
 /// A person who signs in to the tenant's admin portal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortalUser {
@@ -344,6 +353,15 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_commands(&self, tenant: &TenantId, conversation: &ConversationId, after: i64) -> StoreResult<Vec<PendingCommand>>;
     async fn append_message(&self, tenant: &TenantId, conversation: &ConversationId, message: &TranscriptMessage) -> StoreResult<()>;
     async fn transcript(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Vec<TranscriptMessage>>;
+    /// Replaces the summary of the conversation's older messages (written by the
+    /// summary job; a summary covering fewer messages than the stored one is ignored).
+    async fn put_conversation_summary(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        summary: &ConversationSummary,
+    ) -> StoreResult<()>;
+    async fn conversation_summary(&self, tenant: &TenantId, conversation: &ConversationId) -> StoreResult<Option<ConversationSummary>>;
     /// How many shopper messages the tenant's conversations received since `since`.
     async fn count_shopper_messages(&self, tenant: &TenantId, since: DateTime<Utc>) -> StoreResult<i64>;
     /// Conversations started at or after `since`.

@@ -297,6 +297,8 @@ pub struct Conversation {
     /// A model that answers first (a remote one, in the turn-safety tests); the
     /// offline assistant then finishes what it cannot.
     remote: Option<Arc<dyn engine::ports::llm::LanguageModel>>,
+    /// The summary of older messages a turn gets (as the actor reads it from the store).
+    pub summary: Option<String>,
 }
 
 impl Conversation {
@@ -310,6 +312,7 @@ impl Conversation {
             history: Vec::new(),
             turns: 0,
             remote: None,
+            summary: None,
         }
     }
 
@@ -338,6 +341,7 @@ impl Conversation {
             cart: self.cart.clone(),
             catalog: self.shop.catalog.clone(),
             dialogue: self.dialogue.clone(),
+            summary: self.summary.clone(),
         };
         let outcome = match &self.remote {
             Some(remote) => {
