@@ -115,10 +115,13 @@ impl FakeState {
         match request_tag(req) {
             Some(tag) => {
                 let mut a = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
-                if a.contains_key(&tag) {
-                    self.repeats.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    a.insert(tag, now);
+                match a.entry(tag) {
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        self.repeats.fetch_add(1, Ordering::Relaxed);
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(now);
+                    }
                 }
             }
             None => {
@@ -751,10 +754,10 @@ async fn run_inner(o: &GroqOptions) -> Result<()> {
             bench::settle().await;
         }
     }
-    if let Some(log) = &aisle.log {
-        if o.keep_data {
-            eprintln!("aisle's log: {}", log.display());
-        }
+    if let Some(log) = &aisle.log
+        && o.keep_data
+    {
+        eprintln!("aisle's log: {}", log.display());
     }
     drop(aisle);
     drop(fake);
