@@ -18,6 +18,7 @@ use engine::plans::month_start;
 use engine::ports::llm::TokenUsage;
 use engine::ports::store::LlmUsage;
 use engine::turn::summary::SUMMARY_EVERY;
+use engine::turn::HISTORY_TOKEN_BUDGET;
 use engine::turn::{DialogueState, TurnEffects, TurnInput, TurnOutcome, run_turn, run_turn_with_fallback};
 use engine::views::CartView;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -757,9 +758,13 @@ fn start_next_turn(myself: &ActorRef<ConvMsg>, state: &mut ConvState) {
             _ => None,
         };
         // What Groq may not be sent whole (past its token budget) it gets summarised.
+        // Read only when the history will be cut (a store read per turn otherwise).
+        let history_bytes: usize = history.iter().map(chat_message_bytes).sum();
         let summary = match &remote {
-            Some(_) => services.store.conversation_summary(&tenant, &conversation_id).await.ok().flatten().map(|s| s.text),
-            None => None,
+            Some(_) if history_bytes > HISTORY_TOKEN_BUDGET * 4 => {
+                services.store.conversation_summary(&tenant, &conversation_id).await.ok().flatten().map(|s| s.text)
+            }
+            _ => None,
         };
         let input =
             TurnInput { tenant: tenant.clone(), settings, turn, history, text: text.clone(), cart, catalog, dialogue, summary };
@@ -795,6 +800,16 @@ fn start_next_turn(myself: &ActorRef<ConvMsg>, state: &mut ConvState) {
             let _ = conversation.send_message(ConvMsg::TurnFailed { turn });
         }
     });
+}
+
+/// A message's size in bytes, as the pipeline counts it against its token budget.
+fn chat_message_bytes(m: &ChatMessage) -> usize {
+    match m {
+        ChatMessage::System { content } | ChatMessage::User { content } | ChatMessage::Tool { content, .. } => content.len(),
+        ChatMessage::Assistant { content, tool_calls } => {
+            content.len() + tool_calls.iter().map(|c| c.arguments.to_string().len() + c.name.len()).sum::<usize>()
+        }
+    }
 }
 
 /// A turn's view of its conversation: events go back to the actor, cart operations to
