@@ -31,6 +31,7 @@ mod cart_queries;
 mod command_queries;
 mod event_groups;
 mod queries;
+mod shared_reads;
 mod rows;
 
 use std::collections::{BTreeMap, BTreeSet};
